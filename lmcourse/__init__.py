@@ -1,0 +1,21 @@
+"""lmcourse: the small helper package of the course *Language Models from Counts to Transformers*.
+
+Every notebook starts with::
+
+    import lmcourse
+    device = lmcourse.setup()
+
+Modules (one per idea; heavy libraries are imported only where they are used):
+
+- ``lmcourse.env``      seeds, device choice, thread pinning, the ``SCALE`` setting
+- ``lmcourse.data``     the shipped corpora: checksummed loading and the course-wide splits
+- ``lmcourse.tokenize`` character, word and byte-pair tokenisers written from scratch
+- ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
+- ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
+"""
+
+from lmcourse.env import SCALES, device_name, progress, scale, scaled, setup
+
+__version__ = "0.1.0"
+
+__all__ = ["SCALES", "__version__", "device_name", "progress", "scale", "scaled", "setup"]

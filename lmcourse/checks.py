@@ -1,0 +1,160 @@
+"""Exercise checkers: each says what was expected, what was got, and a hint why.
+
+A chapter's exercise gives the learner a stub that raises ``NotImplementedError``
+and a check call such as ``checks.ch00_normalise(normalise)``. The checker calls
+the learner's function on inputs of its own, compares with an independent
+reference, and either prints one line starting with ``✓`` or raises
+:class:`CheckFailed`, whose message reads::
+
+    exercise 00.1 (normalise): the result does not sum to 1
+      expected: 1.0
+      got:      4.0
+      hint:     divide each count by the total of all counts
+
+The framework is the first half of this module; the checkers of each chapter
+follow, in chapter order, named ``chNN_<what>``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+
+class CheckFailed(AssertionError):
+    """An exercise answer is wrong; the message says what, expected, got, and a hint."""
+
+
+def _show(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fail(exercise: str, what: str, expected: Any, got: Any, hint: str) -> NoReturn:
+    """Raise :class:`CheckFailed` with the four parts a learner needs."""
+    raise CheckFailed(
+        f"exercise {exercise}: {what}\n  expected: {_show(expected)}\n  got:      {_show(got)}\n  hint:     {hint}"
+    )
+
+
+def passed(exercise: str, what: str) -> None:
+    """Print the one line that says an exercise is solved."""
+    print(f"✓ exercise {exercise} passed: {what}")
+
+
+def call(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call the learner's ``fn``; if it is still the stub, say so plainly instead of a bare traceback."""
+    if not callable(fn):
+        fail(exercise, "the answer should be a function", "a callable, e.g. the function you defined", fn,
+             "pass the function itself (its name, without parentheses).")
+    try:
+        return fn(*args, **kwargs)
+    except NotImplementedError:
+        name = getattr(fn, "__name__", "your function")
+        raise NotImplementedError(
+            f"exercise {exercise}: {name} is still the stub. Replace its `raise NotImplementedError` "
+            "with your code, run that cell, then run this check again."
+        ) from None
+
+
+def expect_equal(exercise: str, what: str, got: Any, expected: Any, hint: str) -> None:
+    """Fail unless ``got == expected`` exactly."""
+    if got != expected:
+        fail(exercise, what, expected, got, hint)
+
+
+def expect_close(exercise: str, what: str, got: Any, expected: Any, hint: str,
+                 rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Fail unless ``got`` matches ``expected`` elementwise within the tolerances (same shape too)."""
+    import numpy as np
+
+    try:
+        g = np.asarray(_to_numpy(got), dtype=float)
+    except (TypeError, ValueError):
+        fail(exercise, what + " (the answer is not a number or an array of numbers)", expected, got, hint)
+    e = np.asarray(_to_numpy(expected), dtype=float)
+    if g.shape != e.shape:
+        fail(exercise, f"{what}: wrong shape", f"shape {e.shape}", f"shape {g.shape}", hint)
+    if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=False):
+        fail(exercise, what, np.round(e, 6).tolist(), np.round(g, 6).tolist(), hint)
+
+
+def _to_numpy(value: Any) -> Any:
+    """Tensors become numpy arrays (moved to the CPU); everything else passes through."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+# --- Chapter 00: set-up -------------------------------------------------------------
+
+
+def ch00_normalise(normalise: Callable[[list[float]], Any]) -> None:
+    """Exercise 00.1: turn counts into probabilities, ``normalise([2, 1, 1]) -> [0.5, 0.25, 0.25]``."""
+    ex = "00.1 (normalise)"
+    for counts in ([2, 1, 1], [5, 0, 3, 2], [7]):
+        got = call(ex, normalise, list(counts))
+        g = _to_numpy(got)
+        try:
+            total = float(sum(float(v) for v in g))
+        except TypeError:
+            fail(ex, f"normalise({counts}) should return a list or array of numbers", "a sequence", got,
+                 "return one probability per count, in the same order.")
+        if not math.isclose(total, 1.0, rel_tol=1e-9, abs_tol=1e-9):
+            fail(ex, f"normalise({counts}) does not sum to 1", 1.0, total,
+                 "divide each count by the total of all counts (not by the largest, nor by how many there are).")
+        expected = [c / sum(counts) for c in counts]
+        expect_close(ex, f"normalise({counts})", got, expected,
+                     "each probability is its count divided by the total, in the same order as the counts.")
+    try:
+        bad = normalise([0, 0])
+    except (ValueError, ZeroDivisionError):
+        bad = None
+    if bad is not None and not all(math.isnan(float(v)) for v in _to_numpy(bad)):
+        fail(ex, "normalise([0, 0]) has no answer: zero counts in total cannot be made into probabilities",
+             "a ValueError (or ZeroDivisionError)", bad, "raise ValueError when the total is 0.")
+    passed(ex, "counts become probabilities that sum to 1")
+
+
+def ch00_char_counts(char_counts: Callable[[str], Any]) -> None:
+    """Exercise 00.2: count how often each character occurs, ``char_counts("abca") -> {"a": 2, "b": 1, "c": 1}``."""
+    ex = "00.2 (char_counts)"
+    for text in ("abca", "to be, or not to be", "", "ааa\n\n"):
+        got = call(ex, char_counts, text)
+        expected: dict[str, int] = {}
+        for ch in text:
+            expected[ch] = expected.get(ch, 0) + 1
+        try:
+            got_dict = {k: int(v) for k, v in dict(got).items()}
+        except (TypeError, ValueError):
+            fail(ex, f"char_counts({text!r}) should return a mapping from character to count", expected, got,
+                 "build a dict (or collections.Counter) whose keys are the characters.")
+        expect_equal(ex, f"char_counts({text!r})", got_dict, expected,
+                     "every character counts, spaces and line breaks included; each key is one character.")
+    passed(ex, "every character is counted, spaces and line breaks too")
+
+
+def ch00_reproducible(draw: Callable[[int], Any]) -> None:
+    """Exercise 00.3: ``draw(seed)`` returns 5 random integers in [0, 10) that depend only on ``seed``."""
+    import torch
+
+    ex = "00.3 (draw)"
+    # Put the global generator in two different states: a correct draw must not care.
+    torch.manual_seed(1)
+    first = call(ex, draw, 7)
+    torch.manual_seed(2)
+    second = call(ex, draw, 7)
+    other = call(ex, draw, 8)
+    a, b, c = (torch.as_tensor(_to_numpy(x)) for x in (first, second, other))
+    expect_equal(ex, "draw(7) should return 5 numbers", tuple(a.shape), (5,),
+                 "draw 5 integers, e.g. torch.randint(0, 10, (5,), generator=g).")
+    if a.min() < 0 or a.max() > 9:
+        fail(ex, "the numbers should lie in [0, 10)", "integers 0..9", a.tolist(), "torch.randint's high end is exclusive.")
+    if not torch.equal(a, b):
+        fail(ex, "draw(7) gave different numbers on a second call", a.tolist(), b.tolist(),
+             "use a torch.Generator seeded with `seed` (g = torch.Generator().manual_seed(seed)), not the global one.")
+    if torch.equal(a, c):
+        fail(ex, "draw(7) and draw(8) gave the same numbers", "different numbers for a different seed", c.tolist(),
+             "seed the generator with the argument `seed`, not a constant.")
+    passed(ex, "the same seed gives the same draw, whatever else used the global generator")

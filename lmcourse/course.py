@@ -1,0 +1,83 @@
+"""The course map: every chapter, what it needs first, and how long it takes.
+
+This table is the one source for the map drawn in chapter 00 and for the
+learning path in the README (a test checks that the README agrees with it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+@dataclass(frozen=True)
+class Chapter:
+    number: str
+    slug: str
+    title: str
+    needs: tuple[str, ...]  # the chapters to read first
+    reading_min: int  # estimated reading and exercise time, minutes
+    spine: bool = False  # on the n-gram -> smoothing -> LSTM -> Transformer spine
+
+
+CHAPTERS: tuple[Chapter, ...] = (
+    Chapter("00", "00_setup", "Set-up, course map, exercises", (), 20),
+    Chapter("01", "01_text_data", "Text as data: cleaning, tokenisation, splits", ("00",), 60),
+    Chapter("02", "02_ngram_counting", "n-gram counting, sampling, perplexity", ("01",), 60, spine=True),
+    Chapter("03", "03_ngram_smoothing", "Smoothing: add-k, interpolation, Kneser-Ney", ("02",), 60, spine=True),
+    Chapter("04", "04_neural_lm", "From counts to parameters: the MLP language model", ("02",), 75),
+    Chapter("05", "05_rnn", "Recurrent networks and backpropagation through time", ("04",), 60),
+    Chapter("06", "06_lstm", "The LSTM from scratch, checked against torch", ("05", "03"), 75, spine=True),
+    Chapter("07", "07_attention", "Attention and multi-head attention", ("04",), 60),
+    Chapter("08", "08_transformer", "A decoder-only Transformer; the grand comparison", ("06", "07"), 90, spine=True),
+    Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60),
+    Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60),
+    Chapter("11", "11_applications", "Applications: generation, classification, translation", ("09", "10"), 75),
+    Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60),
+    Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45),
+)
+
+
+def chapter(number: str) -> Chapter:
+    """The chapter with this number, e.g. ``chapter("06")``."""
+    for ch in CHAPTERS:
+        if ch.number == number:
+            return ch
+    raise KeyError(f"no chapter {number!r}; the chapters are {', '.join(c.number for c in CHAPTERS)}.")
+
+
+def draw_map(ax: "Axes | None" = None) -> "Axes":
+    """Draw the chapters as boxes in reading order, with an arrow from each prerequisite; the spine in red."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(11.5, 4.0))
+    # Two rows: the spine along the top, everything else below, both in reading order.
+    pos = {ch.number: (i, 1.0 if ch.spine else 0.0) for i, ch in enumerate(CHAPTERS)}
+    for ch in CHAPTERS:
+        for need in ch.needs:
+            (x0, y0), (x1, y1) = pos[need], pos[ch.number]
+            spine = ch.spine and chapter(need).spine
+            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                        arrowprops=dict(arrowstyle="->", color="tab:red" if spine else "0.6",
+                                        lw=2 if spine else 1, shrinkA=14, shrinkB=14,
+                                        connectionstyle="arc3,rad=0.25" if y0 == y1 and x1 - x0 > 1 else "arc3"))
+    for ch in CHAPTERS:
+        x, y = pos[ch.number]
+        ax.text(x, y, ch.number, ha="center", va="center", fontsize=10, fontweight="bold",
+                bbox=dict(boxstyle="round", fc="mistyrose" if ch.spine else "aliceblue",
+                          ec="tab:red" if ch.spine else "tab:blue"))
+        ax.text(x, y - 0.22 if not ch.spine else y + 0.22, ch.slug[3:].replace("_", "\n"),
+                ha="center", va="top" if not ch.spine else "bottom", fontsize=7)
+    ax.set_xlim(-0.7, len(CHAPTERS) - 0.3)
+    ax.set_ylim(-0.75, 1.6)
+    ax.set_yticks([0, 1], labels=["other chapters", "the spine"])
+    ax.set_xticks([])
+    ax.set_xlabel("reading order →")
+    ax.set_title("The course map: an arrow runs from each chapter to the chapters that build on it")
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    return ax

@@ -1,0 +1,146 @@
+"""The environment every notebook starts from: seeds, device, threads and scale.
+
+One call, :func:`setup`, makes a notebook reproducible. It
+
+1. seeds Python's ``random``, numpy and torch, so a rerun draws the same numbers;
+2. picks the device: the CPU by default, CUDA when a GPU is present, Apple's MPS
+   only when asked for (it is known to give wrong results for some models);
+3. pins torch's thread count when ``LMCOURSE_THREADS`` is set (the test
+   configuration sets it: a different thread count changes the order of float
+   additions, and so the last digits of a loss);
+4. prints the versions and the device on one stable line.
+
+``SCALE`` sizes models and step budgets. ``ci`` (the default) is what the
+stored notebook outputs were made with and runs in minutes on a 2-core laptop;
+``laptop`` trains longer; ``gpu`` makes models bigger for a GPU. Choose it with
+the environment variable ``LMCOURSE_SCALE`` before starting Jupyter, e.g.
+``LMCOURSE_SCALE=laptop jupyter lab``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # torch and tqdm are imported lazily: `import lmcourse` stays fast
+    import torch
+    from tqdm import tqdm
+
+SCALES = ("ci", "laptop", "gpu")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+T = TypeVar("T")
+
+
+def scale() -> str:
+    """The current scale, read from ``LMCOURSE_SCALE`` (default ``"ci"``)."""
+    value = os.environ.get("LMCOURSE_SCALE", "ci").strip().lower() or "ci"
+    if value not in SCALES:
+        raise ValueError(
+            f"LMCOURSE_SCALE={value!r} is not a scale; use one of {', '.join(SCALES)} "
+            "(unset it for the default 'ci')."
+        )
+    return value
+
+
+def scaled(ci: T, laptop: T, gpu: T) -> T:
+    """Pick the value for the current scale, e.g. ``steps = scaled(ci=500, laptop=5000, gpu=20000)``."""
+    return {"ci": ci, "laptop": laptop, "gpu": gpu}[scale()]
+
+
+def _threads() -> int | None:
+    raw = os.environ.get("LMCOURSE_THREADS", "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"LMCOURSE_THREADS={raw!r} must be a positive whole number, e.g. 2.")
+    return int(raw)
+
+
+def pick_device(prefer: str | None = None) -> "torch.device":
+    """Choose the device: ``prefer`` or ``LMCOURSE_DEVICE``, else CUDA if present, else CPU.
+
+    MPS is used only when asked for by name, and asking for a device that is not
+    there is an error rather than a silent fall-back.
+    """
+    import torch
+
+    want = (prefer or os.environ.get("LMCOURSE_DEVICE", "auto")).strip().lower()
+    if want not in DEVICES:
+        raise ValueError(f"device {want!r} is not one of {', '.join(DEVICES)}.")
+    if want == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if want == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'.")
+    if want == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("device 'mps' was asked for, but this machine has no Apple MPS; use 'cpu' or 'auto'.")
+    return torch.device(want)
+
+
+def device_name(device: "torch.device") -> str:
+    """A short, stable name: ``cpu``, ``cuda (NVIDIA H200)`` or ``mps``."""
+    import torch
+
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return device.type
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, numpy's legacy global generator and torch (all devices)."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def under_test() -> bool:
+    """True when the test configuration or the notebook builder runs us (``LMCOURSE_UNDER_TEST=1``)."""
+    return os.environ.get("LMCOURSE_UNDER_TEST", "") == "1"
+
+
+def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "") -> "tqdm[T]":
+    """A progress bar for loops longer than a few seconds; silent under test.
+
+    Under test the bar is disabled, so the stored notebook output holds no
+    timings and rates that would differ on every run.
+    """
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, disable=under_test(), leave=True)
+
+
+def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> "torch.device":
+    """Seed every generator, pin threads if asked, pick the device, print one line; return the device.
+
+    Call it once, in the first code cell of a notebook::
+
+        device = lmcourse.setup()
+    """
+    import matplotlib
+    import numpy as np
+    import torch
+
+    import lmcourse
+
+    threads = _threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    seed_everything(seed)
+    dev = pick_device(device)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cudnn.deterministic = True
+    # Figures small enough that a notebook with a dozen plots stays light to store.
+    matplotlib.rcParams.update({"figure.dpi": 80, "figure.figsize": (6.4, 3.6)})
+    if not quiet:
+        py = ".".join(platform.python_version_tuple()[:2])
+        print(
+            f"lmcourse {lmcourse.__version__} | python {py} | torch {torch.__version__.split('+')[0]}"
+            f" | numpy {np.__version__} | device {device_name(dev)} | scale {scale()} | seed {seed}"
+        )
+    return dev

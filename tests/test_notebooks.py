@@ -1,0 +1,158 @@
+"""Every notebook follows the course's structure rules, and every chapter is generated from its solution.
+
+The rules live in tools/nbtools.py (the builder applies them too). The second
+half of this file proves that each rule can fail, on small notebooks made here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+import nbtools
+
+SOLUTIONS = sorted(nbtools.SOLUTIONS.glob("*.ipynb"))
+CHAPTERS = sorted(nbtools.CHAPTERS.glob("*.ipynb"))
+ALL = SOLUTIONS + CHAPTERS
+
+
+def read(path: Path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def test_chapters_and_solutions_pair_up() -> None:
+    assert SOLUTIONS, "no solution notebooks found"
+    assert [p.name for p in SOLUTIONS] == [p.name for p in CHAPTERS]
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_structure(path: Path) -> None:
+    assert nbtools.problems(read(path), f"{path.parent.name}/{path.name}") == []
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_chapter_is_up_to_date_with_its_solution(path: Path) -> None:
+    expected = nbtools.make_chapter(read(path), path.name)
+    chapter = nbtools.chapter_for(path)
+    assert chapter.exists(), f"{chapter.name} is missing: run python tools/build_notebooks.py {path.name[:2]}"
+    assert nbtools.same_sources(expected, read(chapter)), (
+        f"chapters/{chapter.name} is out of date with solutions/{path.name}: "
+        f"run python tools/build_notebooks.py {path.name[:2]} (never edit a chapter by hand)"
+    )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_exercise_check_in_a_chapter_shows_the_open_stub(path: Path) -> None:
+    checks = [c for c in read(path).cells if "check" in nbtools.tags(c)]
+    for cell in checks:
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert [e.ename for e in errors] == ["NotImplementedError"], cell.source
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_exercise_check_in_a_solution_passes(path: Path) -> None:
+    checks = [c for c in read(path).cells if "check" in nbtools.tags(c)]
+    assert 3 <= len(checks) <= 5, f"{path.name} has {len(checks)} checked exercises; a chapter closes with 3-5"
+    for cell in checks:
+        text = "".join(o.get("text", "") for o in cell.outputs)
+        assert text.startswith("✓ exercise"), (cell.source, text)
+
+
+# --- each rule can fail ---------------------------------------------------------------
+
+
+def good_notebook() -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "# 99 · Demo\n**Learning objectives** ... **Prerequisites** ... reading time 5 min, run time 1 s. "
+            "**Solutions** in solutions/."
+        ),
+        nbformat.v4.new_code_cell("import lmcourse\ndevice = lmcourse.setup()", execution_count=1),
+        nbformat.v4.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION", execution_count=2),
+        nbformat.v4.new_code_cell("check(f)", execution_count=3, metadata={"tags": ["check"]}),
+    ]
+    return nb
+
+
+def test_a_good_notebook_passes() -> None:
+    assert nbtools.problems(good_notebook(), "demo") == []
+
+
+def test_out_of_order_execution_counts_fail() -> None:
+    nb = good_notebook()
+    nb.cells[2].execution_count = 5
+    assert any("not 1..3 in order" in p for p in nbtools.problems(nb, "demo"))
+    nb.cells[2].execution_count = None  # never run: nbval would not compare it
+    assert any("not 1..3 in order" in p for p in nbtools.problems(nb, "demo"))
+
+
+def test_an_untagged_stored_error_fails() -> None:
+    nb = good_notebook()
+    nb.cells[2].outputs = [nbformat.v4.new_output("error", ename="ValueError", evalue="boom", traceback=[])]
+    assert any("stores an error (ValueError)" in p for p in nbtools.problems(nb, "demo"))
+    nb.cells[2].metadata["tags"] = ["raises-exception"]
+    assert nbtools.problems(nb, "demo") == []
+
+
+def test_a_tagged_cell_that_did_not_raise_fails() -> None:
+    nb = good_notebook()
+    nb.cells[3].metadata["tags"] = ["raises-exception"]
+    assert any("stores no exception" in p for p in nbtools.problems(nb, "demo"))
+
+
+def test_an_absolute_path_fails() -> None:
+    nb = good_notebook()
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="saved to /home/ada/lm/model.pt\n")]
+    assert any("absolute path" in p for p in nbtools.problems(nb, "demo"))
+
+
+def test_a_missing_header_field_or_setup_call_fails() -> None:
+    nb = good_notebook()
+    nb.cells[0].source = "# 99 · Demo\nno objectives here"
+    nb.cells[1].source = "import numpy"
+    found = " ".join(nbtools.problems(nb, "demo"))
+    assert "'learning objectives'" in found and "'run time'" in found and "lmcourse.setup" in found
+
+
+def test_make_chapter_stubs_solutions_and_tags_checks() -> None:
+    chapter = nbtools.make_chapter(good_notebook(), "demo")
+    assert chapter.cells[2].source == "def f(x):\n    " + nbtools.STUB
+    assert nbtools.tags(chapter.cells[3]) == ["check", "raises-exception"]
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in chapter.cells if c.cell_type == "code")
+
+
+def test_an_out_of_date_chapter_is_detected() -> None:
+    solution = good_notebook()
+    chapter = nbtools.make_chapter(solution, "demo")
+    assert nbtools.same_sources(nbtools.make_chapter(solution, "demo"), chapter)
+    solution.cells[2].source = solution.cells[2].source.replace("x + 1", "x + 2")
+    solution.cells[1].source += "\nprint('new line')"
+    assert not nbtools.same_sources(nbtools.make_chapter(solution, "demo"), chapter)
+
+
+def test_markdown_solutions_are_hidden() -> None:
+    assert nbtools.strip_markdown("Why? <!-- BEGIN SOLUTION -->Because.<!-- END SOLUTION --> Next.") == (
+        "Why? " + nbtools.MD_STUB + " Next.")
+
+
+@pytest.mark.parametrize(
+    "source,why",
+    [
+        ("# BEGIN SOLUTION\nx = 1", "never closed"),
+        ("x = 1\n# END SOLUTION", "without a"),
+        ("# BEGIN SOLUTION\n# BEGIN SOLUTION\n# END SOLUTION", "a second"),
+    ],
+)
+def test_unbalanced_markers_are_errors(source: str, why: str) -> None:
+    with pytest.raises(nbtools.NotebookError, match=why):
+        nbtools.strip_code(source)
+
+
+def test_solution_regions_need_a_check_cell() -> None:
+    nb = good_notebook()
+    nb.cells[3].metadata["tags"] = []
+    with pytest.raises(nbtools.NotebookError, match="no cell tagged 'check'"):
+        nbtools.make_chapter(nb, "demo")

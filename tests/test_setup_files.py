@@ -1,0 +1,64 @@
+"""The set-up files agree with each other and with the README, so the two commands keep working."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SETUP = "python -m pip install -r requirements.txt"
+TESTS = "python -m pytest"
+
+
+def requirement_lines() -> list[str]:
+    lines = (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_requirements_are_exact_pins() -> None:
+    lines = requirement_lines()
+    assert "-e ." in lines
+    pins = [line for line in lines if line != "-e ."]
+    loose = [line for line in pins if not re.fullmatch(r"[A-Za-z0-9_.\-\[\]]+==[\w.]+", line)]
+    assert loose == [], f"requirements.txt must pin exactly (name==version): {loose}"
+    assert "torch==2.13.0" in pins
+    names = {line.split("==")[0].lower() for line in pins}
+    for needed in ("numpy", "matplotlib", "jupyterlab", "ipykernel", "ipywidgets", "nbval", "pytest", "tqdm"):
+        assert needed in names, f"requirements.txt does not pin {needed}"
+
+
+def test_environment_yml_installs_the_same_file() -> None:
+    env = (ROOT / "environment.yml").read_text(encoding="utf-8")
+    body = [line.strip() for line in env.splitlines() if line.strip() and not line.strip().startswith("#")]
+    deps = body[body.index("dependencies:") + 1:]
+    # conda supplies only Python and pip; everything else comes from requirements.txt, so nothing can drift.
+    assert deps == ["- python=3.11", "- pip", "- pip:", "- -r requirements.txt"], deps
+
+
+def test_package_dependencies_are_in_the_requirements() -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    deps = re.search(r"dependencies = \[(.*?)\]", pyproject, re.S)
+    assert deps is not None
+    declared = re.findall(r'"([A-Za-z0-9_\-]+)', deps.group(1))
+    pinned = {line.split("==")[0].lower() for line in requirement_lines() if "==" in line}
+    assert declared and set(d.lower() for d in declared) <= pinned
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_exactly_them() -> None:
+    assert SETUP in README and TESTS in README and "jupyter lab" in README
+    assert "conda env create -f environment.yml" in README
+    assert "--nbval-lax" in README
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+          if line.strip() and not line.startswith(("#", "set ", "cd "))]
+    assert ci == [SETUP, TESTS]
+    workflow = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
+    assert f"run: {SETUP}" in workflow and f"run: {TESTS}" in workflow
+
+
+def test_readme_learning_path_lists_every_chapter() -> None:
+    from lmcourse.course import CHAPTERS
+
+    for ch in CHAPTERS:
+        row = re.search(rf"^\| {ch.number} \| `{ch.slug}` \|.*\| {ch.reading_min} min \|", README, re.M)
+        assert row, f"the README's learning path has no row for chapter {ch.slug} with {ch.reading_min} min"
