@@ -1,0 +1,172 @@
+"""The shipped datasets match their manifest and datasheet, and look as documented.
+
+Uses only the standard library: it reads datasets/manifest.json, recomputes
+every figure from the files, and parses the summary table of
+datasets/README.md.
+"""
+
+from __future__ import annotations
+
+import collections
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+DATASETS = Path(__file__).resolve().parent.parent / "datasets"
+MANIFEST = json.loads((DATASETS / "manifest.json").read_text("utf-8"))
+NAMES = ["shakespeare", "names", "pride_and_prejudice", "kjv",
+         "kjv_rv1909_pairs", "tang_poems", "authorship"]
+FIELDS = {"file": str, "sha256": str, "bytes": int, "chars": int, "vocab": int,
+          "word_types": int, "lines": int, "unit": str, "language": str,
+          "title": str, "source": str, "licence": str}
+TSV_HEADERS = {"kjv_rv1909_pairs": ["ref", "en", "es"],
+               "authorship": ["label", "source", "text"]}
+# (min, max) bytes and lines: generous bands around the documented sizes.
+SIZES = {
+    "shakespeare": ((1_000_000, 1_200_000), (35_000, 45_000)),
+    "names": ((150_000, 300_000), (25_000, 35_000)),
+    "pride_and_prejudice": ((600_000, 800_000), (1_900, 2_200)),
+    "kjv": ((3_900_000, 4_600_000), (31_102, 31_102)),
+    "kjv_rv1909_pairs": ((700_000, 1_200_000), (5_001, 8_001)),
+    "tang_poems": ((1_800_000, 2_800_000), (15_000, 21_000)),
+    "authorship": ((150_000, 600_000), (301, 2_001)),
+}
+
+
+def text_of(name: str) -> str:
+    return (DATASETS / MANIFEST[name]["file"]).read_bytes().decode("utf-8")
+
+
+def test_manifest_lists_exactly_the_datasets():
+    assert sorted(MANIFEST) == sorted(NAMES)
+    raw = (DATASETS / "manifest.json").read_text("utf-8")
+    assert raw == json.dumps(MANIFEST, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_manifest_entry_fields(name):
+    entry = MANIFEST[name]
+    assert set(entry) == set(FIELDS), set(entry) ^ set(FIELDS)
+    for key, typ in FIELDS.items():
+        assert isinstance(entry[key], typ), (key, entry[key])
+    assert entry["unit"] in {"char", "word", "pairs", "labelled"}
+    assert entry["language"] in {"en", "zh", "en-es"}
+    assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
+    assert "\n" not in entry["title"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_file_matches_manifest(name):
+    entry = MANIFEST[name]
+    data = (DATASETS / entry["file"]).read_bytes()
+    text = data.decode("utf-8")
+    assert hashlib.sha256(data).hexdigest() == entry["sha256"]
+    assert len(data) == entry["bytes"]
+    assert len(text) == entry["chars"]
+    assert len(set(text)) == entry["vocab"]
+    assert len(set(text.split())) == entry["word_types"]
+    assert text.count("\n") == entry["lines"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_file_format(name):
+    text = text_of(name)
+    assert "\r" not in text
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    assert "\ufeff" not in text
+    if name not in TSV_HEADERS:
+        assert "\t" not in text
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_sizes_in_expected_range(name):
+    (bmin, bmax), (lmin, lmax) = SIZES[name]
+    assert bmin <= MANIFEST[name]["bytes"] <= bmax
+    assert lmin <= MANIFEST[name]["lines"] <= lmax
+
+
+@pytest.mark.parametrize("name", sorted(TSV_HEADERS))
+def test_tsv_header_and_columns(name):
+    lines = text_of(name).rstrip("\n").split("\n")
+    assert lines[0].split("\t") == TSV_HEADERS[name]
+    for i, line in enumerate(lines[1:], start=2):
+        cells = line.split("\t")
+        assert len(cells) == len(TSV_HEADERS[name]), (i, line)
+        assert all(c.strip() == c and c for c in cells), (i, line)
+
+
+def readme_table() -> dict[str, dict]:
+    readme = (DATASETS / "README.md").read_text("utf-8")
+    m = re.search(r"<!-- summary:start -->\n(.*?)\n<!-- summary:end -->", readme, flags=re.S)
+    assert m, "README.md has no summary table between the markers"
+    rows = {}
+    for line in m.group(1).splitlines()[2:]:
+        cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+        name, file, nbytes, chars, vocab, sha = cells
+        rows[name] = {"file": file, "bytes": int(nbytes), "chars": int(chars),
+                      "vocab": int(vocab), "sha256": sha}
+    return rows
+
+
+def test_readme_summary_table_matches_manifest():
+    table = readme_table()
+    assert sorted(table) == sorted(NAMES)
+    for name, row in table.items():
+        for key, value in row.items():
+            assert MANIFEST[name][key] == value, (name, key)
+
+
+def test_readme_has_a_section_per_dataset():
+    readme = (DATASETS / "README.md").read_text("utf-8")
+    for name in NAMES:
+        assert f"`{MANIFEST[name]['file']}`" in readme
+        assert re.search(rf"^## .*\b{re.escape(MANIFEST[name]['file'])}\b", readme, flags=re.M), name
+
+
+# --- content checks: the cleaning did what the datasheet says --------------
+
+def test_shakespeare_is_speeches():
+    text = text_of("shakespeare")
+    assert not re.search(r"[\[\]{}<>_*#@0-9\t]", text)
+    speeches = text.rstrip("\n").split("\n\n")
+    assert len(speeches) > 7000
+    for s in speeches:
+        lines = s.split("\n")
+        assert re.fullmatch(r"[A-Z][A-Z' -]*[A-Z]:", lines[0]), lines[0]
+        assert len(lines) >= 2 and all(lines[1:]), s[:80]
+        assert not any(re.fullmatch(r"(ACT|Act|SCENE|Scene)\b.*", l) for l in lines)
+    speakers = collections.Counter(s.split("\n", 1)[0] for s in speeches)
+    assert speakers["HAMLET:"] > 300 and "HAM.:" not in speakers and "Ham.:" not in speakers
+    assert "Gutenberg" not in text
+
+
+def test_names_are_lowercase_unique():
+    names = text_of("names").split("\n")[:-1]
+    assert all(re.fullmatch(r"[a-z]+", n) for n in names)
+    assert len(set(names)) == len(names)
+    assert names[:2] == ["emma", "liam"]
+
+
+def test_tang_poems_shape():
+    for line in text_of("tang_poems").split("\n")[:-1]:
+        verses = re.findall(r"[\u4e00-\u9fff]{5}[，。？！；]", line)
+        assert "".join(verses) == line and len(verses) in (4, 8), line
+
+
+def test_authorship_balanced_and_labelled():
+    rows = [l.split("\t") for l in text_of("authorship").split("\n")[1:-1]]
+    counts = collections.Counter(r[0] for r in rows)
+    assert set(counts) == {"shakespeare", "austen", "kjv"}
+    assert len(set(counts.values())) == 1
+    assert len({r[2] for r in rows}) == len(rows)
+    assert all(re.fullmatch(r"[1-3]?[A-Z][A-Za-z]+ \d+:\d+", r[1]) for r in rows if r[0] == "kjv")
+
+
+def test_pairs_short_and_distinct():
+    rows = [l.split("\t") for l in text_of("kjv_rv1909_pairs").split("\n")[1:-1]]
+    assert len({r[0] for r in rows}) == len(rows)
+    for ref, en, es in rows:
+        assert 3 <= len(en.split()) <= 16 and 3 <= len(es.split()) <= 16, ref
