@@ -158,3 +158,112 @@ def ch00_reproducible(draw: Callable[[int], Any]) -> None:
         fail(ex, "draw(7) and draw(8) gave the same numbers", "different numbers for a different seed", c.tolist(),
              "seed the generator with the argument `seed`, not a constant.")
     passed(ex, "the same seed gives the same draw, whatever else used the global generator")
+
+
+# --- Chapter 01: text as data -------------------------------------------------------
+
+
+def ch01_vocab_cutoff(build_vocab: Callable[[list[str], int], Any]) -> None:
+    """Exercise 01.1: the words occurring at least ``min_count`` times, most frequent first, ties alphabetical."""
+    from collections import Counter
+
+    ex = "01.1 (build_vocab)"
+    words = "the cat sat on the mat the cat ran a a b".split()
+    for min_count in (1, 2, 3, 4):
+        counts = Counter(words)
+        expected = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
+        got = call(ex, build_vocab, list(words), min_count)
+        try:
+            got_list = list(got)
+        except TypeError:
+            fail(ex, f"build_vocab(words, {min_count}) should return a list of words", expected, got,
+                 "return a list of strings.")
+        if set(got_list) != set(expected):
+            kept_rare = set(got_list) - set(expected)
+            hint = ("a word occurring exactly min_count times is kept: compare with >=, not >."
+                    if not kept_rare else "drop every word that occurs fewer than min_count times.")
+            fail(ex, f"build_vocab(words, {min_count}) keeps the wrong words", expected, got_list, hint)
+        expect_equal(ex, f"build_vocab(words, {min_count}) has the right words in the wrong order", got_list, expected,
+                     "sort by count, most frequent first, and break ties alphabetically (key=lambda w: (-count, w)).")
+    passed(ex, "the cut-off keeps exactly the words seen at least min_count times, in a stable order")
+
+
+def ch01_merge(merge: Callable[[list[int], tuple[int, int], int], Any]) -> None:
+    """Exercise 01.2: replace each occurrence of ``pair`` in ``ids``, left to right, by ``new_id``."""
+    ex = "01.2 (merge)"
+    cases = [
+        ([1, 2, 3, 1, 2], (1, 2), 9, [9, 3, 9]),
+        ([5, 5, 5], (5, 5), 7, [7, 5]),  # non-overlapping, left to right
+        ([5, 5, 5, 5], (5, 5), 7, [7, 7]),
+        ([1, 2], (2, 1), 9, [1, 2]),  # order matters: (2, 1) is not (1, 2)
+        ([3, 1, 2], (1, 2), 9, [3, 9]),  # the pair at the very end
+        ([], (1, 2), 9, []),
+    ]
+    for ids, pair, new_id, expected in cases:
+        before = list(ids)
+        got = call(ex, merge, list(ids), pair, new_id)
+        try:
+            got_list = [int(i) for i in got]
+        except TypeError:
+            fail(ex, f"merge({ids}, {pair}, {new_id}) should return a list of ids", expected, got, "return a new list.")
+        if expected and got_list == expected[:-1]:
+            hint = "the last element is never part of a pair's start: keep it (check the last position too)."
+        elif pair == (5, 5):
+            hint = "after merging a pair, skip both of its positions: occurrences do not overlap."
+        elif pair == (2, 1):
+            hint = "a pair is ordered: (a, b) matches a followed by b only."
+        else:
+            hint = ("walk i along the list: if ids[i], ids[i+1] is the pair, emit new_id and step 2; "
+                    "else emit ids[i] and step 1.")
+        expect_equal(ex, f"merge({before}, {pair}, {new_id})", got_list, expected, hint)
+    passed(ex, "pairs are merged left to right without overlaps")
+
+
+def ch01_zipf_slope(zipf_slope: Callable[[list[int]], Any]) -> None:
+    """Exercise 01.3: the least-squares slope of log(frequency) against log(rank), ranks 1, 2, 3, ..."""
+    import numpy as np
+
+    ex = "01.3 (zipf_slope)"
+    rng = np.random.default_rng(0)
+    for exponent in (1.0, 1.5):
+        freqs = np.round(1e5 / np.arange(1, 301) ** exponent * np.exp(rng.normal(0, 0.05, 300))).astype(int)
+        shuffled = rng.permutation(freqs).tolist()  # the counts come in no particular order
+        ranks = np.arange(1, 301)
+        expected = float(np.polyfit(np.log(ranks), np.log(np.sort(freqs)[::-1]), 1)[0])
+        got = call(ex, zipf_slope, list(shuffled))
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            fail(ex, "zipf_slope should return one number, the slope", round(expected, 4), got, "return the slope only.")
+        hint = ("sort the counts from the most frequent down before you give them ranks." if value > 0 else
+                "ranks start at 1 (log 1 = 0), counts sorted from the most frequent down; fit a straight line "
+                "to (log rank, log count), e.g. np.polyfit(np.log(ranks), np.log(counts), 1)[0].")
+        expect_close(ex, f"the slope for counts that fall like 1/rank^{exponent}", value, expected, hint,
+                     rtol=1e-3, atol=1e-6)
+    passed(ex, "the fitted log-log slope matches the reference")
+
+
+def ch01_oov_rate(oov_rate: Callable[[list[str], list[str]], Any]) -> None:
+    """Exercise 01.4: the fraction of test *tokens* whose word never occurs in the training tokens."""
+    ex = "01.4 (oov_rate)"
+    cases = [
+        ("a b c a".split(), "a a d".split(), 1 / 3),
+        ("the cat".split(), "the the the dog dog".split(), 2 / 5),  # tokens, not types: 2 of 5
+        ("x y".split(), "x y y".split(), 0.0),
+        ("x".split(), "q".split(), 1.0),
+    ]
+    for train, test, expected in cases:
+        got = call(ex, oov_rate, list(train), list(test))
+        types_answer = len(set(test) - set(train)) / len(set(test))
+        try:
+            value = float(got)
+        except (TypeError, ValueError):
+            fail(ex, f"oov_rate({train}, {test}) should return one number", expected, got, "return a fraction.")
+        if math.isclose(value, types_answer) and not math.isclose(value, expected):
+            hint = "count test tokens (every occurrence), not distinct test words; divide by the number of test tokens."
+        elif math.isclose(value, 1 - expected):
+            hint = "that is the in-vocabulary rate: count the test tokens NOT among the training words."
+        else:
+            hint = "a test token is out of vocabulary when its word is not among the training words."
+        expect_close(ex, f"oov_rate({train}, {test})", got, expected, hint, rtol=1e-9, atol=1e-12)
+    passed(ex, "the out-of-vocabulary rate is measured over test tokens")

@@ -80,3 +80,113 @@ def test_reproducible_draw() -> None:
         checks.ch00_reproducible(lambda s: torch.randint(0, 10, (6,), generator=torch.Generator().manual_seed(s)))
     with pytest.raises(checks.CheckFailed, match=r"lie in \[0, 10\)"):
         checks.ch00_reproducible(lambda s: torch.randint(10, 20, (5,), generator=torch.Generator().manual_seed(s)))
+
+
+# --- chapter 01 ---------------------------------------------------------------------------
+
+
+def build_vocab(words: list[str], min_count: int) -> list[str]:
+    counts = Counter(words)
+    return sorted((w for w in counts if counts[w] >= min_count), key=lambda w: (-counts[w], w))
+
+
+def merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    out, i = [], 0
+    while i < len(ids):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+def zipf_slope(counts: list[int]) -> float:
+    import numpy as np
+
+    c = np.sort(np.asarray(counts, dtype=float))[::-1]
+    return float(np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(c), 1)[0])
+
+
+def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch01_vocab_cutoff(build_vocab)
+    checks.ch01_merge(merge)
+    checks.ch01_zipf_slope(zipf_slope)
+    checks.ch01_oov_rate(lambda train, test: sum(w not in set(train) for w in test) / len(test))
+    assert capsys.readouterr().out.count("✓ exercise 01.") == 4
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda w, m: [x for x, c in Counter(w).items() if c > m], "compare with >=, not >"),  # off by one
+        (lambda w, m: [x for x, c in Counter(w).items() if c >= m], "wrong order"),  # unsorted
+        (lambda w, m: sorted({x for x, c in Counter(w).items() if c >= m}), "wrong order"),  # alphabetical only
+        (lambda w, m: sorted(Counter(w), key=lambda x: (-Counter(w)[x], x)), "keeps the wrong words"),  # no cut-off
+    ],
+)
+def test_ch01_vocab_cutoff_rejects(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_vocab_cutoff(wrong)  # type: ignore[arg-type]
+
+
+def merge_overlapping(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    out = []
+    for i in range(len(ids)):
+        if i + 1 < len(ids) and (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)  # forgets to skip the pair's second element
+        elif not (i > 0 and (ids[i - 1], ids[i]) == pair):
+            out.append(ids[i])
+    return out
+
+
+def merge_missing_last(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    out, i = [], 0
+    while i < len(ids) - 1:  # never looks at the last element on its own
+        if (ids[i], ids[i + 1]) == pair:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (merge_overlapping, "occurrences do not overlap"),
+        (merge_missing_last, "check the last position"),
+        (lambda ids, pair, new: merge(ids, tuple(sorted(pair)), new), "a pair is ordered"),  # type: ignore[arg-type]
+    ],
+)
+def test_ch01_merge_rejects(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_merge(wrong)  # type: ignore[arg-type]
+
+
+def test_ch01_zipf_slope_rejects() -> None:
+    import numpy as np
+
+    unsorted = lambda c: float(np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(c), 1)[0])  # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="most frequent down"):
+        checks.ch01_zipf_slope(unsorted)
+    from_zero = lambda c: float(np.polyfit(np.log(np.arange(1, len(c) + 1) + 1), np.log(sorted(c)[::-1]), 1)[0])  # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="ranks start at 1"):
+        checks.ch01_zipf_slope(from_zero)  # ranks 2, 3, ... (an index shifted by one)
+    with pytest.raises(checks.CheckFailed, match="should return one number"):
+        checks.ch01_zipf_slope(lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1))
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda train, test: len(set(test) - set(train)) / len(set(test)), "count test tokens"),  # types, not tokens
+        (lambda train, test: sum(w not in set(train) for w in test) / len(train), r"oov_rate\("),  # wrong denominator
+        (lambda train, test: sum(w in set(train) for w in test) / len(test), "in-vocabulary rate"),
+    ],
+)
+def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_oov_rate(wrong)  # type: ignore[arg-type]
