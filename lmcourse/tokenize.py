@@ -291,7 +291,7 @@ def _merge(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     return out
 
 
-def _chunks(text: str, pattern: str | None) -> list[str]:
+def pretokenize(text: str, pattern: str | None = SPLIT_PATTERN) -> list[str]:
     """Pre-tokenise: the pieces of ``text`` that merges may not cross (all of it if no pattern).
 
     Also checks that ``text`` has a UTF-8 form, so that byte-level BPE can read it.
@@ -314,7 +314,7 @@ def naive_bpe_merges(text: str, num_merges: int, pattern: str | None = SPLIT_PAT
     costs a pass over the whole text, O(len(text) x num_merges) in total: fine
     for a paragraph, hopeless for a book. ``BPETokenizer.fit`` learns the same merges.
     """
-    seqs = [list(c.encode("utf-8")) for c in _chunks(text, pattern)]
+    seqs = [list(c.encode("utf-8")) for c in pretokenize(text, pattern)]
     merges: list[tuple[int, int]] = []
     for k in range(num_merges):
         counts = Counter(p for ids in seqs for p in zip(ids, ids[1:]))
@@ -370,7 +370,7 @@ class BPETokenizer:
 
     def fit(self, text: str) -> BPETokenizer:
         """Learn up to ``num_merges`` merges from ``text`` (fewer if no pair is left); returns ``self``."""
-        types = Counter(_chunks(text, self.pattern))
+        types = Counter(pretokenize(text, self.pattern))
         words = [list(w.encode("utf-8")) for w in types]
         freq = list(types.values())
         counts: defaultdict[tuple[int, int], int] = defaultdict(int)
@@ -444,7 +444,7 @@ class BPETokenizer:
 
     def encode(self, s: str) -> list[int]:
         """Token ids of ``s``: any string works (byte-level, nothing is unknown)."""
-        return [i for chunk in _chunks(s, self.pattern) for i in self._encode_chunk(chunk)]
+        return [i for chunk in pretokenize(s, self.pattern) for i in self._encode_chunk(chunk)]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``: their bytes joined, read as UTF-8.

@@ -24,7 +24,7 @@ from lmcourse.tokenize import (
     UnknownTokenError,
     Vocab,
     WordTokenizer,
-    _chunks,
+    pretokenize,
     naive_bpe_merges,
     segment_max_match,
     split_words,
@@ -222,7 +222,7 @@ def test_forward_maximum_matching_shows_the_ambiguity() -> None:
 def apply_merges_in_order(text: str, merges: list[tuple[int, int]]) -> list[int]:
     """Reference encoder: apply every merge, in learned order, to every chunk (slow and obvious)."""
     out: list[int] = []
-    for chunk in _chunks(text, SPLIT_PATTERN):
+    for chunk in pretokenize(text, SPLIT_PATTERN):
         ids = list(chunk.encode("utf-8"))
         for k, (a, b) in enumerate(merges):
             i, merged = 0, []
@@ -371,13 +371,13 @@ def test_pretokenisation_matches_hf_bytelevel_on_ascii(s: str) -> None:
 
     to_byte = {c: b for b, c in gpt2_byte_to_char().items()}
     hf = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True).pre_tokenize_str(s)
-    assert _chunks(s, SPLIT_PATTERN) == [bytes(to_byte[c] for c in w).decode() for w, _ in hf]
+    assert pretokenize(s, SPLIT_PATTERN) == [bytes(to_byte[c] for c in w).decode() for w, _ in hf]
 
 
 def test_merges_identical_to_hf_on_the_same_words(bpe: BPETokenizer) -> None:
     # Same words, same counts, same tie rule (smallest pair of ids, base ids in byte order):
     # every one of the 300 merges must be identical, in order.
-    assert as_bytes(bpe) == hf_merges(_chunks(CORPUS, SPLIT_PATTERN), 256 + 300, BYTE_ORDER)
+    assert as_bytes(bpe) == hf_merges(pretokenize(CORPUS, SPLIT_PATTERN), 256 + 300, BYTE_ORDER)
 
 
 @FAST
@@ -387,7 +387,7 @@ def test_merges_identical_to_hf_on_random_texts(text: str, n: int) -> None:
     # HF gives one id per distinct string: when two of our merges spell the same bytes it
     # reuses the first id, so its ids (and thus its tie-breaks) shift from there on.
     assume(len(set(tok.vocab.values())) == len(tok.vocab))
-    assert as_bytes(tok) == hf_merges(_chunks(text, SPLIT_PATTERN), 256 + n, BYTE_ORDER)
+    assert as_bytes(tok) == hf_merges(pretokenize(text, SPLIT_PATTERN), 256 + n, BYTE_ORDER)
 
 
 def test_end_to_end_against_hf_bytelevel(bpe: BPETokenizer) -> None:
@@ -405,14 +405,14 @@ def test_end_to_end_against_hf_bytelevel(bpe: BPETokenizer) -> None:
        97 % of the 300 the same set) the merges stay close.
     """
     hf = hf_merges(CORPUS, 256 + 300, None)
-    assert hf == hf_merges(_chunks(CORPUS, SPLIT_PATTERN), 256 + 300, gpt2_byte_to_char())
+    assert hf == hf_merges(pretokenize(CORPUS, SPLIT_PATTERN), 256 + 300, gpt2_byte_to_char())
 
     ours = as_bytes(bpe)
     first = next(k for k, (a, b) in enumerate(zip(ours, hf)) if a != b)
     prefix = BPETokenizer(first).fit(CORPUS)           # greedy: the first merges of a longer run
     assert as_bytes(prefix) == ours[:first] == hf[:first]
     counts: Counter[tuple[bytes, bytes]] = Counter()
-    for chunk, n in Counter(_chunks(CORPUS, SPLIT_PATTERN)).items():
+    for chunk, n in Counter(pretokenize(CORPUS, SPLIT_PATTERN)).items():
         ids = prefix._encode_chunk(chunk)
         for a, b in zip(ids, ids[1:]):
             counts[prefix.vocab[a], prefix.vocab[b]] += n
