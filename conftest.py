@@ -5,8 +5,10 @@ README's one command runs everything. On a GPU or another OS, where floats
 differ in the last digits, run `python -m pytest --nbval-lax` instead.
 
 The kernels nbval starts inherit this process's environment, so the pinned
-thread count, scale and device below (tools/nbtools.RUN_ENV, the same values
-the notebook builder uses) hold inside every notebook too.
+thread count, scale and device (tools/nbtools.RUN_ENV, the same values the
+notebook builder uses) hold inside every notebook too. In strict mode they are
+forced, since the stored outputs were made with them; in lax mode your own
+settings win, e.g. `LMCOURSE_SCALE=gpu LMCOURSE_DEVICE=cuda python -m pytest --nbval-lax`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import nbtools  # noqa: E402
 
-os.environ.update(nbtools.RUN_ENV)
-
 
 def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
     opt = config.option
+    if getattr(opt, "nbval_lax", False):
+        for key, value in nbtools.RUN_ENV.items():
+            os.environ.setdefault(key, value)
+    else:
+        os.environ.update(nbtools.RUN_ENV)
     if not config.pluginmanager.hasplugin("nbval"):  # e.g. `-p no:nbval`: unit tests only
         return
     if not getattr(opt, "nbval_lax", False):
