@@ -70,6 +70,7 @@ def test_setup_seeds_everything(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_setup_prints_one_stable_line(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMCOURSE_DEVICE", "cpu")
+    monkeypatch.delenv("LMCOURSE_SCALE", raising=False)
     device = lmcourse.setup(seed=0)
     line = capsys.readouterr().out
     assert device == torch.device("cpu")
