@@ -10,11 +10,14 @@ The splits are defined here, once, so that every chapter scores its model on
 the same held-out text:
 
 - running text (``unit`` ``char`` or ``word``): contiguous pieces, 90 % / 5 % / 5 %,
-  each cut moved forward to the next line break. Contiguous, because text
-  repeats itself locally: a random split would put near-copies of the test
-  lines in the training set.
-- one record per line (names, poems, verse pairs, labelled passages): the lines
-  are shuffled with a fixed seed, then cut 80 % / 10 % / 10 %.
+  each cut moved back to the start of the speech or paragraph it falls in
+  (after a blank line; in text without blank lines, after a line break).
+  Contiguous, because text repeats itself locally: a random split would put
+  near-copies of the test lines in the training set.
+- one record per line (names, poems, verse pairs): the lines are shuffled with
+  a fixed seed, then cut 80 % / 10 % / 10 %. Labelled records are split the same
+  way within each label (a *stratified* split), so every part has the same mix
+  of labels.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,22 +127,28 @@ class Splits:
     valid: Any
     test: Any
 
+    def __iter__(self) -> Iterator[Any]:
+        """``train, valid, test = splits(name)`` unpacks the three parts."""
+        return iter((self.train, self.valid, self.test))
+
     def __getitem__(self, part: str) -> Any:
         if part not in PARTS:
             raise KeyError(f"no part {part!r}; the parts are {', '.join(PARTS)}.")
         return getattr(self, part)
 
 
-def _cut_at_line(text: str, at: int) -> int:
-    """The index just after the first line break at or after ``at`` (or the end of the text)."""
-    nl = text.find("\n", at)
-    return len(text) if nl < 0 else nl + 1
+def _cut_back(text: str, at: int) -> int:
+    """The start of the speech or paragraph holding index ``at``: just after the last blank line
+    before it, or, in text without blank lines, just after the last line break before it."""
+    boundary = "\n\n" if "\n\n" in text else "\n"
+    found = text.rfind(boundary, 0, at)
+    return 0 if found < 0 else found + len(boundary)
 
 
 def split_text(text: str, fractions: tuple[float, float] = (0.9, 0.05)) -> Splits:
-    """Cut running text into contiguous train / valid / test pieces at line breaks."""
-    a = _cut_at_line(text, int(len(text) * fractions[0]))
-    b = _cut_at_line(text, int(len(text) * (fractions[0] + fractions[1])))
+    """Cut running text into contiguous train / valid / test pieces at speech or paragraph starts."""
+    a = _cut_back(text, int(len(text) * fractions[0]))
+    b = _cut_back(text, int(len(text) * (fractions[0] + fractions[1])))
     return Splits(text[:a], text[a:b], text[b:])
 
 
@@ -153,6 +163,22 @@ def split_records(records: list[Any], fractions: tuple[float, float] = (0.8, 0.1
     return Splits(shuffled[:a], shuffled[a:b], shuffled[b:])
 
 
+def split_labelled(records: list[dict[str, str]], seed: int = SPLIT_SEED) -> Splits:
+    """A stratified split: each label's records are split 80 / 10 / 10 on their own, then the parts
+    are joined (in the order of the records' first appearance of each label) and shuffled."""
+    import numpy as np
+
+    by_label: dict[str, list[dict[str, str]]] = {}
+    for record in records:
+        by_label.setdefault(record["label"], []).append(record)
+    parts: dict[str, list[dict[str, str]]] = {p: [] for p in PARTS}
+    for group in by_label.values():
+        for p, piece in zip(PARTS, split_records(group, seed=seed)):
+            parts[p].extend(piece)
+    rng = np.random.default_rng(seed)
+    return Splits(*([parts[p][i] for i in rng.permutation(len(parts[p]))] for p in PARTS))
+
+
 def splits(name: str) -> Splits:
     """The course-wide train / valid / test split of dataset ``name`` (see the module docstring)."""
     unit = info(name)["unit"]
@@ -162,4 +188,6 @@ def splits(name: str) -> Splits:
             parts = split_records(lines)
             return Splits(*("".join(line + "\n" for line in parts[p]) for p in PARTS))
         return split_text(load_text(name))
+    if unit == "labelled":
+        return split_labelled(load_records(name))
     return split_records(load_records(name))

@@ -68,10 +68,17 @@ def test_text_split_is_contiguous_and_cut_at_line_breaks() -> None:
     text = "".join(f"line {i}\n" for i in range(1000))
     parts = data.split_text(text)
     assert parts.train + parts.valid + parts.test == text
-    for part in (parts.train, parts.valid):
-        assert part.endswith("\n")
-    assert 0.89 < len(parts.train) / len(text) < 0.91
+    assert parts.valid.startswith("line 9") and parts.test.startswith("line 95")
+    assert 0.89 < len(parts.train) / len(text) <= 0.9
     assert 0.04 < len(parts.valid) / len(text) < 0.06
+
+
+def test_text_split_starts_each_part_with_a_whole_speech() -> None:
+    text = "".join(f"SPEAKER {i}:\nline one\nline two\n\n" for i in range(300))
+    parts = data.split_text(text)
+    assert parts.train + parts.valid + parts.test == text
+    for part in (parts.valid, parts.test):
+        assert part.startswith("SPEAKER ") and part.endswith("\n\n")
     assert parts["test"] == parts.test
     with pytest.raises(KeyError, match="the parts are train, valid, test"):
         parts["validation"]
@@ -98,3 +105,19 @@ def test_shipped_splits_are_the_same_text_everywhere() -> None:
     assert parts.train + parts.valid + parts.test == data.load_text("shakespeare")
     names = data.splits("names")
     assert sorted(names.train.split() + names.valid.split() + names.test.split()) == sorted(data.load_text("names").split())
+
+
+def test_labelled_split_is_stratified() -> None:
+    records = [{"label": "a", "text": str(i)} for i in range(500)] + [{"label": "b", "text": str(i)} for i in range(300)]
+    parts = data.split_labelled(records)
+    for part, (n_a, n_b) in zip(data.PARTS, ((400, 240), (50, 30), (50, 30))):
+        labels = [r["label"] for r in parts[part]]
+        assert (labels.count("a"), labels.count("b")) == (n_a, n_b)
+    assert parts.train[:5] != records[:5]
+    assert data.split_labelled(records) == parts
+
+
+def test_shakespeare_held_out_text_is_twelfth_night() -> None:
+    parts = data.splits("shakespeare")
+    assert parts.valid.startswith("DUKE:\nIf music be the food of love, play on")
+    assert "If music be the food of love" not in parts.train

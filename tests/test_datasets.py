@@ -77,6 +77,9 @@ def test_file_format(name):
     assert "\r" not in text
     assert text.endswith("\n") and not text.endswith("\n\n")
     assert "\ufeff" not in text
+    # one Unicode spelling for every character: the datasheet promises NFC
+    import unicodedata
+    assert unicodedata.is_normalized("NFC", text)
     if name not in TSV_HEADERS:
         assert "\t" not in text
 
