@@ -43,19 +43,29 @@ def passed(exercise: str, what: str) -> None:
     print(f"✓ exercise {exercise} passed: {what}")
 
 
-def call(exercise: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Call the learner's ``fn``; if it is still the stub, say so plainly instead of a bare traceback."""
+def call(exercise: str, fn: Callable[..., Any], *args: Any,
+         hint: str = "call your function on this input yourself and read the traceback above.") -> Any:
+    """Call the learner's ``fn`` on ``args``.
+
+    A stub gets a plain "still the stub" message; any other exception becomes a
+    :class:`CheckFailed` that names the input and keeps the original traceback
+    (chained above it), with ``hint`` for the likely cause.
+    """
+    name = getattr(fn, "__name__", "your function")
     if not callable(fn):
         fail(exercise, "the answer should be a function", "a callable, e.g. the function you defined", fn,
              "pass the function itself (its name, without parentheses).")
     try:
-        return fn(*args, **kwargs)
+        return fn(*args)
     except NotImplementedError:
-        name = getattr(fn, "__name__", "your function")
         raise NotImplementedError(
             f"exercise {exercise}: {name} is still the stub. Replace its `raise NotImplementedError` "
             "with your code, run that cell, then run this check again."
         ) from None
+    except Exception as err:  # noqa: BLE001 - any crash of the learner's code is reported the same way
+        shown = ", ".join(_show(a, 60) for a in args)
+        raise CheckFailed(f"exercise {exercise}: {name}({shown}) raised {type(err).__name__}: {err}\n"
+                          f"  hint:     {hint}") from err
 
 
 def expect_equal(exercise: str, what: str, got: Any, expected: Any, hint: str) -> None:
@@ -110,8 +120,8 @@ def ch00_normalise(normalise: Callable[[list[float]], Any]) -> None:
     try:
         bad = normalise([0, 0])
     except (ValueError, ZeroDivisionError):
-        bad = None
-    if bad is not None and not all(math.isnan(float(v)) for v in _to_numpy(bad)):
+        bad = "raised"
+    if bad != "raised":
         fail(ex, "normalise([0, 0]) has no answer: zero counts in total cannot be made into probabilities",
              "a ValueError (or ZeroDivisionError)", bad, "raise ValueError when the total is 0.")
     passed(ex, "counts become probabilities that sum to 1")
@@ -142,11 +152,20 @@ def ch00_reproducible(draw: Callable[[int], Any]) -> None:
     ex = "00.3 (draw)"
     # Put the global generator in two different states: a correct draw must not care.
     torch.manual_seed(1)
+    state = torch.get_rng_state()
     first = call(ex, draw, 7)
+    touched = not torch.equal(state, torch.get_rng_state())
     torch.manual_seed(2)
     second = call(ex, draw, 7)
     other = call(ex, draw, 8)
     a, b, c = (torch.as_tensor(_to_numpy(x)) for x in (first, second, other))
+    if a.is_floating_point() or a.dtype == torch.bool:
+        fail(ex, "draw(7) should return integers", "an integer tensor, e.g. dtype torch.int64", a.dtype,
+             "use torch.randint(0, 10, (5,), generator=g), not torch.rand.")
+    if touched:
+        fail(ex, "draw(7) changed torch's global generator", "the global generator left as it was",
+             "a re-seeded or advanced global generator",
+             "seed a private generator (g = torch.Generator().manual_seed(seed)), not torch.manual_seed(seed).")
     expect_equal(ex, "draw(7) should return 5 numbers", tuple(a.shape), (5,),
                  "draw 5 integers, e.g. torch.randint(0, 10, (5,), generator=g).")
     if a.min() < 0 or a.max() > 9:
@@ -168,23 +187,26 @@ def ch01_vocab_cutoff(build_vocab: Callable[[list[str], int], Any]) -> None:
     from collections import Counter
 
     ex = "01.1 (build_vocab)"
-    words = "the cat sat on the mat the cat ran a a b".split()
+    words = "the cat sat on the mat the cat ran a a b The The".split()  # 'The' sorts before 'a
     for min_count in (1, 2, 3, 4):
         counts = Counter(words)
         expected = sorted((w for w, c in counts.items() if c >= min_count), key=lambda w: (-counts[w], w))
         got = call(ex, build_vocab, list(words), min_count)
-        try:
-            got_list = list(got)
-        except TypeError:
+        if not isinstance(got, list) or not all(isinstance(w, str) for w in got):
             fail(ex, f"build_vocab(words, {min_count}) should return a list of words", expected, got,
-                 "return a list of strings.")
+                 "return a list of strings (sorted(...) returns one).")
+        got_list = got
+        if len(got_list) != len(set(got_list)):
+            fail(ex, f"build_vocab(words, {min_count}) lists a word twice", expected, got_list,
+                 "each distinct word appears once: count first (collections.Counter), then keep and sort.")
         if set(got_list) != set(expected):
             kept_rare = set(got_list) - set(expected)
             hint = ("a word occurring exactly min_count times is kept: compare with >=, not >."
                     if not kept_rare else "drop every word that occurs fewer than min_count times.")
             fail(ex, f"build_vocab(words, {min_count}) keeps the wrong words", expected, got_list, hint)
         expect_equal(ex, f"build_vocab(words, {min_count}) has the right words in the wrong order", got_list, expected,
-                     "sort by count, most frequent first, and break ties alphabetically (key=lambda w: (-count, w)).")
+                     "sort by count, most frequent first, and break ties in Python's sorted() order of the words "
+                     "(key=lambda w: (-count, w)); capitals sort before lower case.")
     passed(ex, "the cut-off keeps exactly the words seen at least min_count times, in a stable order")
 
 
@@ -193,6 +215,8 @@ def ch01_merge(merge: Callable[[list[int], tuple[int, int], int], Any]) -> None:
     ex = "01.2 (merge)"
     cases = [
         ([1, 2, 3, 1, 2], (1, 2), 9, [9, 3, 9]),
+        ([11, 2, 1, 23], (1, 2), 9, [11, 2, 1, 23]),  # ids are numbers, not digits of a string
+        ([256, 1, 2, 300], (1, 2), 301, [256, 301, 300]),  # merged ids go past 255
         ([5, 5, 5], (5, 5), 7, [7, 5]),  # non-overlapping, left to right
         ([5, 5, 5, 5], (5, 5), 7, [7, 7]),
         ([1, 2], (2, 1), 9, [1, 2]),  # order matters: (2, 1) is not (1, 2)
@@ -201,13 +225,23 @@ def ch01_merge(merge: Callable[[list[int], tuple[int, int], int], Any]) -> None:
     ]
     for ids, pair, new_id, expected in cases:
         before = list(ids)
-        got = call(ex, merge, list(ids), pair, new_id)
+        given = list(ids)
+        got = call(ex, merge, given, pair, new_id)
+        if given != before:
+            fail(ex, f"merge({before}, {pair}, {new_id}) changed the list it was given", before, given,
+                 "build and return a new list; leave `ids` as it was (a tokenizer reuses it).")
         try:
             got_list = [int(i) for i in got]
-        except TypeError:
-            fail(ex, f"merge({ids}, {pair}, {new_id}) should return a list of ids", expected, got, "return a new list.")
+        except (TypeError, ValueError):
+            fail(ex, f"merge({before}, {pair}, {new_id}) should return a list of ids", expected, got, "return a new list.")
+        if got_list == expected:
+            continue
         if expected and got_list == expected[:-1]:
             hint = "the last element is never part of a pair's start: keep it (check the last position too)."
+        elif before in ([11, 2, 1, 23], [256, 1, 2, 300]):
+            hint = "compare whole ids, not digits or bytes: ids go past 9 and past 255 (no str or bytes tricks)."
+        elif pair == (5, 5) and got_list == expected[::-1]:
+            hint = "scan left to right: the first two 5s are merged, the last one stays."
         elif pair == (5, 5):
             hint = "after merging a pair, skip both of its positions: occurrences do not overlap."
         elif pair == (2, 1):
@@ -230,14 +264,21 @@ def ch01_zipf_slope(zipf_slope: Callable[[list[int]], Any]) -> None:
         shuffled = rng.permutation(freqs).tolist()  # the counts come in no particular order
         ranks = np.arange(1, 301)
         expected = float(np.polyfit(np.log(ranks), np.log(np.sort(freqs)[::-1]), 1)[0])
-        got = call(ex, zipf_slope, list(shuffled))
+        got = call(ex, zipf_slope, list(shuffled),
+                   hint="ranks start at 1: log(0) is -inf, and a fit through -inf fails.")
         try:
             value = float(got)
         except (TypeError, ValueError):
             fail(ex, "zipf_slope should return one number, the slope", round(expected, 4), got, "return the slope only.")
-        hint = ("sort the counts from the most frequent down before you give them ranks." if value > 0 else
-                "ranks start at 1 (log 1 = 0), counts sorted from the most frequent down; fit a straight line "
-                "to (log rank, log count), e.g. np.polyfit(np.log(ranks), np.log(counts), 1)[0].")
+        if not math.isfinite(value):
+            hint = "ranks start at 1 and counts are positive: log(0) is -inf."
+        elif math.isclose(value, -expected, rel_tol=0.01):
+            hint = "return the slope itself, about -s (negative), not the exponent s."
+        elif value > 0:
+            hint = "sort the counts from the most frequent down before you give them ranks."
+        else:
+            hint = ("ranks start at 1 (log 1 = 0), counts sorted from the most frequent down; fit a straight line "
+                    "to (log rank, log count), in that order: np.polyfit(np.log(ranks), np.log(counts), 1)[0].")
         expect_close(ex, f"the slope for counts that fall like 1/rank^{exponent}", value, expected, hint,
                      rtol=1e-3, atol=1e-6)
     passed(ex, "the fitted log-log slope matches the reference")
@@ -247,7 +288,7 @@ def ch01_oov_rate(oov_rate: Callable[[list[str], list[str]], Any]) -> None:
     """Exercise 01.4: the fraction of test *tokens* whose word never occurs in the training tokens."""
     ex = "01.4 (oov_rate)"
     cases = [
-        ("a b c a".split(), "a a d".split(), 1 / 3),
+        ("a b c a".split(), "a a d d e".split(), 3 / 5),
         ("the cat".split(), "the the the dog dog".split(), 2 / 5),  # tokens, not types: 2 of 5
         ("x y".split(), "x y y".split(), 0.0),
         ("x".split(), "q".split(), 1.0),
@@ -259,7 +300,12 @@ def ch01_oov_rate(oov_rate: Callable[[list[str], list[str]], Any]) -> None:
             value = float(got)
         except (TypeError, ValueError):
             fail(ex, f"oov_rate({train}, {test}) should return one number", expected, got, "return a fraction.")
-        if math.isclose(value, types_answer) and not math.isclose(value, expected):
+        swapped = sum(w not in set(test) for w in train) / len(train)
+        if math.isclose(value, 100 * expected) and expected:
+            hint = "return a fraction between 0 and 1, not a percentage."
+        elif math.isclose(value, swapped) and not math.isclose(value, expected):
+            hint = "the first argument is the training words, the second the test words."
+        elif math.isclose(value, types_answer) and not math.isclose(value, expected):
             hint = "count test tokens (every occurrence), not distinct test words; divide by the number of test tokens."
         elif math.isclose(value, 1 - expected):
             hint = "that is the in-vocabulary rate: count the test tokens NOT among the training words."

@@ -52,6 +52,8 @@ def test_normalise_accepts_the_right_answer(capsys: pytest.CaptureFixture[str]) 
         (lambda c: list(c), "does not sum to 1"),  # not normalised at all
         (lambda c: sorted(x / sum(c) for x in c), r"normalise\(\[2, 1, 1\]\)\n"),  # order lost
         (lambda c: [x / (sum(c) or 1) for x in c], "zero counts"),  # silently returns zeros
+        (lambda c: [x / sum(c) for x in c] if sum(c) else None, "zero counts"),  # returns None
+        (lambda c: [x / sum(c) for x in c] if sum(c) else [], "zero counts"),  # returns nothing
         (lambda c: sum(c), "list or array"),  # a number, not a list
     ],
 )
@@ -72,8 +74,17 @@ def test_char_counts() -> None:
 
 def test_reproducible_draw() -> None:
     checks.ch00_reproducible(lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(s)))
-    with pytest.raises(checks.CheckFailed, match="different numbers on a second call"):
+    with pytest.raises(checks.CheckFailed, match="changed torch's global generator"):
         checks.ch00_reproducible(lambda s: torch.randint(0, 10, (5,)))  # global generator
+
+    def reseeds_global(seed: int) -> torch.Tensor:
+        torch.manual_seed(seed)  # reproducible, but clobbers everyone else's random numbers
+        return torch.randint(0, 10, (5,))
+
+    with pytest.raises(checks.CheckFailed, match="changed torch's global generator"):
+        checks.ch00_reproducible(reseeds_global)
+    with pytest.raises(checks.CheckFailed, match="should return integers"):
+        checks.ch00_reproducible(lambda s: torch.rand(5, generator=torch.Generator().manual_seed(s)) * 9)
     with pytest.raises(checks.CheckFailed, match="draw\\(7\\) and draw\\(8\\) gave the same"):
         checks.ch00_reproducible(lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(0)))
     with pytest.raises(checks.CheckFailed, match="should return 5 numbers"):
@@ -124,6 +135,10 @@ def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda w, m: [x for x, c in Counter(w).items() if c >= m], "wrong order"),  # unsorted
         (lambda w, m: sorted({x for x, c in Counter(w).items() if c >= m}), "wrong order"),  # alphabetical only
         (lambda w, m: sorted(Counter(w), key=lambda x: (-Counter(w)[x], x)), "keeps the wrong words"),  # no cut-off
+        (lambda w, m: sorted((x for x in w if Counter(w)[x] >= m), key=lambda x: (-Counter(w)[x], x)), "twice"),
+        (lambda w, m: sorted((x for x, c in Counter(w).items() if c >= m), key=lambda x: (-Counter(w)[x], x.lower())),
+         "capitals sort before lower case"),  # case-insensitive ties
+        (lambda w, m: {x: c for x, c in Counter(w).items() if c >= m}, "should return a list"),  # a dict
     ],
 )
 def test_ch01_vocab_cutoff_rejects(wrong: object, why: str) -> None:
@@ -153,12 +168,33 @@ def merge_missing_last(ids: list[int], pair: tuple[int, int], new_id: int) -> li
     return out
 
 
+def merge_by_string(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    text = " ".join(map(str, ids)).replace(f"{pair[0]} {pair[1]}", str(new_id))
+    return [int(t) for t in text.split()]
+
+
+def merge_right_to_left(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    return merge(ids[::-1], (pair[1], pair[0]), new_id)[::-1]
+
+
+def merge_in_place(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    i = 0
+    while i < len(ids) - 1:
+        if (ids[i], ids[i + 1]) == pair:
+            ids[i : i + 2] = [new_id]
+        i += 1
+    return ids
+
+
 @pytest.mark.parametrize(
     "wrong,why",
     [
         (merge_overlapping, "occurrences do not overlap"),
         (merge_missing_last, "check the last position"),
         (lambda ids, pair, new: merge(ids, tuple(sorted(pair)), new), "a pair is ordered"),  # type: ignore[arg-type]
+        (merge_by_string, "no str or bytes tricks"),
+        (merge_right_to_left, "scan left to right"),
+        (merge_in_place, "changed the list it was given"),
     ],
 )
 def test_ch01_merge_rejects(wrong: object, why: str) -> None:
@@ -175,6 +211,11 @@ def test_ch01_zipf_slope_rejects() -> None:
     from_zero = lambda c: float(np.polyfit(np.log(np.arange(1, len(c) + 1) + 1), np.log(sorted(c)[::-1]), 1)[0])  # noqa: E731
     with pytest.raises(checks.CheckFailed, match="ranks start at 1"):
         checks.ch01_zipf_slope(from_zero)  # ranks 2, 3, ... (an index shifted by one)
+    ranks_from_zero = lambda c: float(np.polyfit(np.log(np.arange(len(c))), np.log(sorted(c)[::-1]), 1)[0])  # noqa: E731
+    with pytest.raises(checks.CheckFailed, match="log\\(0\\) is -inf"), np.errstate(all="ignore"):
+        checks.ch01_zipf_slope(ranks_from_zero)
+    with pytest.raises(checks.CheckFailed, match="not the exponent s"):
+        checks.ch01_zipf_slope(lambda c: -zipf_slope(c))
     with pytest.raises(checks.CheckFailed, match="should return one number"):
         checks.ch01_zipf_slope(lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1))
 
@@ -185,6 +226,8 @@ def test_ch01_zipf_slope_rejects() -> None:
         (lambda train, test: len(set(test) - set(train)) / len(set(test)), "count test tokens"),  # types, not tokens
         (lambda train, test: sum(w not in set(train) for w in test) / len(train), r"oov_rate\("),  # wrong denominator
         (lambda train, test: sum(w in set(train) for w in test) / len(test), "in-vocabulary rate"),
+        (lambda train, test: 100 * sum(w not in set(train) for w in test) / len(test), "not a percentage"),
+        (lambda train, test: sum(w not in set(test) for w in train) / len(train), "the first argument is the training"),
     ],
 )
 def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
