@@ -59,22 +59,28 @@ def _threads() -> int | None:
     return int(raw)
 
 
-def pick_device(prefer: str | None = None) -> "torch.device":
+def pick_device(prefer: "str | torch.device | None" = None) -> "torch.device":
     """Choose the device: ``prefer`` or ``LMCOURSE_DEVICE``, else CUDA if present, else CPU.
 
-    MPS is used only when asked for by name, and asking for a device that is not
-    there is an error rather than a silent fall-back.
+    ``prefer`` is ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:1"`` for a second
+    GPU), ``"mps"``, or a ``torch.device``. MPS is used only when asked for by
+    name, and asking for a device that is not there is an error rather than a
+    silent fall-back.
     """
     import torch
 
-    want = (prefer or os.environ.get("LMCOURSE_DEVICE", "auto")).strip().lower()
-    if want not in DEVICES:
-        raise ValueError(f"device {want!r} is not one of {', '.join(DEVICES)}.")
-    if want == "auto":
+    want = str(prefer or os.environ.get("LMCOURSE_DEVICE", "auto")).strip().lower()
+    kind, _, index = want.partition(":")
+    if kind not in DEVICES or (index and (kind != "cuda" or not index.isdigit())):
+        raise ValueError(f"device {want!r} is not one of {', '.join(DEVICES)} (or cuda:N for GPU number N).")
+    if kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if want == "cuda" and not torch.cuda.is_available():
+    if kind == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for, but torch sees no CUDA GPU; use 'cpu' or 'auto'.")
-    if want == "mps" and not torch.backends.mps.is_available():
+    if index and int(index) >= torch.cuda.device_count():
+        raise RuntimeError(f"device {want!r} was asked for, but torch sees {torch.cuda.device_count()} GPU(s), "
+                           f"numbered 0..{torch.cuda.device_count() - 1}.")
+    if kind == "mps" and not torch.backends.mps.is_available():
         raise RuntimeError("device 'mps' was asked for, but this machine has no Apple MPS; use 'cpu' or 'auto'.")
     return torch.device(want)
 
@@ -114,7 +120,7 @@ def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc
     return tqdm(iterable, total=total, desc=desc, disable=under_test(), leave=True)
 
 
-def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> "torch.device":
+def setup(seed: int = 0, device: "str | torch.device | None" = None, quiet: bool = False) -> "torch.device":
     """Seed every generator, pin threads if asked, pick the device, print one line; return the device.
 
     Call it once, in the first code cell of a notebook::
@@ -127,6 +133,8 @@ def setup(seed: int = 0, device: str | None = None, quiet: bool = False) -> "tor
 
     import lmcourse
 
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, e.g. setup(seed=0), got {seed!r}.")
     threads = _threads()
     if threads is not None:
         torch.set_num_threads(threads)

@@ -38,18 +38,22 @@ def loss_curves(
     ``(steps, values)`` against its own steps (validation is often measured
     less often than training).
     """
-    ax = _axes(ax)
-    if not curves:
-        raise ValueError("loss_curves needs at least one curve, e.g. {'train': [2.3, 1.9, 1.7]}.")
+    if not isinstance(curves, Mapping) or not curves:
+        raise ValueError("loss_curves needs a dict of named curves, e.g. {'train': [2.3, 1.9, 1.7]} "
+                         f"or {{'valid': (steps, losses)}}; got {type(curves).__name__}.")
+    lines = []
     for label, curve in curves.items():
-        if isinstance(curve, tuple) and len(curve) == 2:
+        if isinstance(curve, tuple) and len(curve) == 2 and all(hasattr(c, "__len__") for c in curve):
             steps, values = curve
             if len(steps) != len(values):
                 raise ValueError(f"curve {label!r}: {len(steps)} steps but {len(values)} values.")
         else:
             values = curve
             steps = range(len(values))
-        ax.plot(list(steps), list(values), label=label)
+        lines.append((label, list(steps), [float(v) for v in values]))
+    ax = _axes(ax)  # only now: bad input leaves no empty figure behind
+    for label, steps, values in lines:
+        ax.plot(steps, values, label=label)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if logy:
@@ -81,6 +85,8 @@ def heatmap(
     import matplotlib.pyplot as plt
     import numpy as np
 
+    if hasattr(matrix, "detach"):  # a torch tensor, possibly on a GPU or with gradients
+        matrix = matrix.detach().cpu().numpy()
     m = np.asarray(matrix)
     if m.ndim != 2:
         raise ValueError(f"heatmap needs a 2-D array, got shape {m.shape}.")

@@ -142,6 +142,30 @@ class Vocab:
         return self.itos[i]
 
 
+def _need_text(text: object, what: str = "text") -> str:
+    """``text`` itself if it is a ``str``; otherwise a TypeError that says what to pass instead."""
+    if not isinstance(text, str):
+        hint = (" (for a list of records, join their 'text' fields: '\\n'.join(r['text'] for r in rows))"
+                if isinstance(text, (list, tuple)) else "")
+        raise TypeError(f"{what} must be a str, got {type(text).__name__}{hint}.")
+    return text
+
+
+def _as_ids(ids: object) -> list[int]:
+    """A flat list of Python ints from a list, numpy array or torch tensor of whole numbers."""
+    if hasattr(ids, "tolist"):  # numpy arrays and torch tensors
+        ids = ids.tolist()  # type: ignore[union-attr]
+    if not isinstance(ids, (list, tuple)):
+        raise TypeError(f"ids must be a sequence of integers, got {type(ids).__name__}.")
+    out = []
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, int):
+            raise TypeError(f"ids must be whole numbers in one flat sequence, got {i!r} ({type(i).__name__}); "
+                            "decode one sequence at a time, e.g. decode(batch[0]).")
+        out.append(i)
+    return out
+
+
 # --------------------------------------------------------------------------- characters and words
 
 
@@ -166,7 +190,7 @@ class _VocabTokenizer:
 
     def fit(self: _T, text: str) -> _T:
         """Build the vocabulary from the symbols of ``text``; returns ``self``."""
-        self.vocab = Vocab.build(self._split(text), self.specials, self.min_count)
+        self.vocab = Vocab.build(self._split(_need_text(text)), self.specials, self.min_count)
         return self
 
     def _fitted(self) -> Vocab:
@@ -180,7 +204,7 @@ class _VocabTokenizer:
 
     def encode(self, s: str, *, bos: bool = False, eos: bool = False, unk: bool | None = None) -> list[int]:
         """Ids of the symbols of ``s``. ``unk`` overrides the tokeniser's own setting for this call."""
-        return self._fitted().encode(self._split(s), unk=self.unk if unk is None else unk,
+        return self._fitted().encode(self._split(_need_text(s)), unk=self.unk if unk is None else unk,
                                      bos=bos, eos=eos, what=self._what)
 
     def decode(self, ids: Sequence[int], *, keep_specials: bool = False) -> str:
@@ -191,7 +215,7 @@ class _VocabTokenizer:
         with ``keep_specials=True`` they are written out by name, e.g. ``<bos>``.
         """
         vocab = self._fitted()
-        out = [vocab.token(i) for i in ids]
+        out = [vocab.token(i) for i in _as_ids(ids)]
         if not keep_specials:
             out = ["\ufffd" if t == UNK else "" if t in vocab.specials else t for t in out]
         return "".join(out)
@@ -202,7 +226,7 @@ class CharTokenizer(_VocabTokenizer):
 
     It handles any script: a Chinese character is one code point like "a" is.
     (A few visible characters are several code points, e.g. "é" written as "e"
-    plus a combining accent; normalise text to NFC first, as ``lmcourse.data`` does.)
+    plus a combining accent; normalise text to NFC first: every shipped corpus is NFC.)
     """
 
     _what = "character"
@@ -352,11 +376,13 @@ class BPETokenizer:
     each still gets its own id (Hugging Face ``tokenizers`` reuses the first id).
 
     Encoding applies the merges in learned order (always the lowest-ranked pair
-    present next), chunk by chunk, caching each chunk's ids.
+    present next), chunk by chunk, caching each chunk's ids. Before ``fit`` the
+    tokenizer has no merges and encodes plain UTF-8 bytes, a valid tokenizer
+    with vocabulary 256.
     """
 
     def __init__(self, num_merges: int = 1000, pattern: str | None = SPLIT_PATTERN) -> None:
-        if not isinstance(num_merges, int) or num_merges < 0:
+        if isinstance(num_merges, bool) or not isinstance(num_merges, int) or num_merges < 0:
             raise ValueError(f"num_merges must be an integer >= 0, got {num_merges!r}")
         self.num_merges, self.pattern = num_merges, pattern
         self.merges: list[tuple[int, int]] = []          # merge k: the pair that became token 256 + k
@@ -370,7 +396,7 @@ class BPETokenizer:
 
     def fit(self, text: str) -> BPETokenizer:
         """Learn up to ``num_merges`` merges from ``text`` (fewer if no pair is left); returns ``self``."""
-        types = Counter(pretokenize(text, self.pattern))
+        types = Counter(pretokenize(_need_text(text), self.pattern))
         words = [list(w.encode("utf-8")) for w in types]
         freq = list(types.values())
         counts: defaultdict[tuple[int, int], int] = defaultdict(int)
@@ -391,9 +417,11 @@ class BPETokenizer:
             new_id = 256 + len(merges)
             merges.append(pair)
             grown: set[tuple[int, int]] = set()
-            for w in where.pop(pair):
-                old, n = words[w], freq[w]
+            for w in where.pop(pair):                     # only the word types that contain the pair
+                old, n = words[w], freq[w]                # its ids before the merge, and how often it occurs
                 new = words[w] = _merge(old, pair, new_id)
+                # The word's pairs before and after: subtract the old ones, add the new ones, each
+                # weighted by the word's frequency. Pairs that gained count go back on the heap.
                 old_pairs, new_pairs = Counter(zip(old, old[1:])), Counter(zip(new, new[1:]))
                 for p, c in old_pairs.items():
                     counts[p] -= c * n
@@ -444,7 +472,7 @@ class BPETokenizer:
 
     def encode(self, s: str) -> list[int]:
         """Token ids of ``s``: any string works (byte-level, nothing is unknown)."""
-        return [i for chunk in pretokenize(s, self.pattern) for i in self._encode_chunk(chunk)]
+        return [i for chunk in pretokenize(_need_text(s), self.pattern) for i in self._encode_chunk(chunk)]
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of ``ids``: their bytes joined, read as UTF-8.
@@ -452,6 +480,7 @@ class BPETokenizer:
         Ids from ``encode`` always give back the exact text. An arbitrary id
         sequence may cut a multi-byte character in half; such bytes become U+FFFD.
         """
+        ids = _as_ids(ids)
         for i in ids:
             if i not in self.vocab:
                 raise IndexError(f"id {i} is out of range: this tokenizer has ids 0..{self.vocab_size - 1}")
@@ -459,6 +488,7 @@ class BPETokenizer:
 
     def token_str(self, i: int) -> str:
         """Token ``i`` as readable text; bytes that are not whole UTF-8 characters are shown as ``\\xNN``."""
+        i = int(i)
         if i not in self.vocab:
             raise IndexError(f"id {i} is out of range: this tokenizer has ids 0..{self.vocab_size - 1}")
         return self.vocab[i].decode("utf-8", errors="backslashreplace")

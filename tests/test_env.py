@@ -98,3 +98,20 @@ def test_progress_is_silent_under_test(capsys: pytest.CaptureFixture[str], monke
     assert sum(lmcourse.progress(range(5))) == 10
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_device_accepts_torch_devices_and_gpu_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert env.pick_device(torch.device("cpu")).type == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert env.pick_device("cuda:1") == torch.device("cuda:1")
+    with pytest.raises(RuntimeError, match=r"sees 2 GPU\(s\), numbered 0\.\.1"):
+        env.pick_device("cuda:2")
+    with pytest.raises(ValueError, match="or cuda:N"):
+        env.pick_device("cpu:0")
+
+
+@pytest.mark.parametrize("seed", ["0", -1, 1.5, True])
+def test_a_bad_seed_is_a_clear_error(seed: object) -> None:
+    with pytest.raises(ValueError, match="seed must be a whole number"):
+        lmcourse.setup(seed=seed, quiet=True)  # type: ignore[arg-type]

@@ -432,3 +432,26 @@ def test_truncated_bpe_equals_a_shorter_training() -> None:
         assert full.truncated(k).encode(text) == BPETokenizer(k).fit(text).encode(text)
     with pytest.raises(ValueError, match=rf"must lie in 0\.\.{n}"):
         full.truncated(n + 1)
+
+
+def test_decode_takes_tensors_and_arrays_and_rejects_batches() -> None:
+    import numpy as np
+    import torch
+
+    bpe = BPETokenizer(5).fit("hello hello hello world")
+    chars = CharTokenizer().fit("hello world")
+    for tok in (bpe, chars):
+        ids = tok.encode("hello")
+        assert tok.decode(torch.tensor(ids)) == tok.decode(np.array(ids)) == "hello"
+        with pytest.raises(TypeError, match="decode one sequence at a time"):
+            tok.decode(torch.tensor([ids, ids]))
+    assert bpe.token_str(torch.tensor(104)) == "h"
+
+
+@pytest.mark.parametrize("bad", [b"abc", ["ab", "cd"], None, 3])
+def test_fit_and_encode_want_a_string(bad: object) -> None:
+    for tok in (CharTokenizer(), WordTokenizer(), BPETokenizer(3)):
+        with pytest.raises(TypeError, match="text must be a str"):
+            tok.fit(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must be a str"):
+        CharTokenizer().fit("abc").encode(bad)  # type: ignore[arg-type]
