@@ -64,7 +64,7 @@ def draw_map(ax: "Axes | None" = None) -> "Axes":
             ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
                         arrowprops=dict(arrowstyle="->", color="tab:red" if spine else "0.6",
                                         lw=2 if spine else 1, shrinkA=14, shrinkB=14,
-                                        connectionstyle="arc3,rad=0.25" if y0 == y1 and x1 - x0 > 1 else "arc3"))
+                                        connectionstyle="arc3,rad=-0.45" if y0 == y1 and x1 - x0 > 1 else "arc3"))
     for ch in CHAPTERS:
         x, y = pos[ch.number]
         ax.text(x, y, ch.number, ha="center", va="center", fontsize=10, fontweight="bold",
