@@ -12,6 +12,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.tokenize`` character, word and byte-pair tokenisers written from scratch
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
+- ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
 """
 
 from lmcourse.env import SCALES, device_name, progress, scale, scaled, setup
