@@ -216,7 +216,7 @@ def test_ch01_zipf_slope_rejects() -> None:
         checks.ch01_zipf_slope(ranks_from_zero)
     with pytest.raises(checks.CheckFailed, match="not the exponent s"):
         checks.ch01_zipf_slope(lambda c: -zipf_slope(c))
-    with pytest.raises(checks.CheckFailed, match="should return one number"):
+    with pytest.raises(checks.CheckFailed, match="should be one number"):
         checks.ch01_zipf_slope(lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1))
 
 
@@ -233,3 +233,109 @@ def test_ch01_zipf_slope_rejects() -> None:
 def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch01_oov_rate(wrong)  # type: ignore[arg-type]
+
+
+# --- the framework: type checks, random streams, what a learner sees -----------------------------
+
+
+def test_counts_must_be_whole_numbers_not_floats_or_strings() -> None:
+    with pytest.raises(checks.CheckFailed, match="a float"):
+        checks.ch00_char_counts(lambda t: {c: n + 0.99 for c, n in Counter(t).items()})
+    with pytest.raises(checks.CheckFailed, match="a str"):
+        checks.ch00_char_counts(lambda t: {c: str(n) for c, n in Counter(t).items()})
+    import numpy as np
+
+    checks.ch00_char_counts(lambda t: {c: np.int64(n) for c, n in Counter(t).items()})  # numpy ints are whole
+
+
+def test_a_number_as_a_string_is_not_a_number() -> None:
+    with pytest.raises(checks.CheckFailed, match="one number .* not str"):
+        checks.ch01_oov_rate(lambda train, test: str(sum(w not in set(train) for w in test) / len(test)))
+    checks.ch01_oov_rate(lambda train, test: torch.tensor(sum(w not in set(train) for w in test) / len(test)))
+
+
+def draws() -> tuple[float, float, float]:
+    import random
+
+    import numpy as np
+
+    return random.random(), float(np.random.rand()), float(torch.rand(()))
+
+
+def seeded_draws_after(run: object) -> tuple[float, float, float]:
+    """Seed every generator, run ``run`` (swallowing what it raises), then draw from each."""
+    import random
+
+    import numpy as np
+
+    random.seed(5)
+    np.random.seed(5)
+    torch.manual_seed(5)
+    try:
+        run()  # type: ignore[operator]
+    except (checks.CheckFailed, NotImplementedError):
+        pass
+    return draws()
+
+
+def consumes_randomness(*args: object) -> object:
+    """A wrong answer that uses (and re-seeds) every global generator before it fails the check."""
+    import random
+
+    import numpy as np
+
+    random.seed(99)
+    np.random.seed(99)
+    torch.manual_seed(99)
+    draws()
+    return None
+
+
+RIGHT = {
+    "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
+    "ch00_char_counts": Counter,
+    "ch00_reproducible": lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(s)),
+    "ch01_vocab_cutoff": build_vocab,
+    "ch01_merge": merge,
+    "ch01_zipf_slope": zipf_slope,
+    "ch01_oov_rate": lambda train, test: sum(w not in set(train) for w in test) / len(test),
+}
+
+
+def all_checkers() -> list[str]:
+    return sorted(name for name in vars(checks) if name.startswith("ch") and name[2:4].isdigit())
+
+
+def test_every_checker_has_a_right_answer_here() -> None:
+    assert all_checkers() == sorted(RIGHT), "add the new checker's right answer to RIGHT"
+
+
+@pytest.mark.parametrize("name", all_checkers())
+def test_a_checker_never_changes_the_learners_random_streams(name: str) -> None:
+    check = getattr(checks, name)
+    assert getattr(check, "forks_rng", False), f"{name} is not decorated with @checker"
+    untouched = seeded_draws_after(lambda: None)
+    assert seeded_draws_after(lambda: check(RIGHT[name])) == untouched  # passed
+    assert seeded_draws_after(lambda: check(consumes_randomness)) == untouched  # failed
+    assert seeded_draws_after(lambda: check(stub)) == untouched  # still the stub: raised
+
+
+def test_a_failed_check_shows_the_message_not_the_checkers_source() -> None:
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_normalise(lambda c: list(c))
+    shown = "\n".join(err.value._render_traceback_())
+    assert shown.startswith("CheckFailed: exercise 00.1 (normalise)") and "hint:" in shown
+    assert "checks.py" not in shown and "sum(counts)" not in shown
+
+    def crashes(counts: list[int]) -> list[float]:
+        return [c / undefined_total for c in counts]  # type: ignore[name-defined]  # noqa: F821
+
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_normalise(crashes)
+    shown = "\n".join(err.value._render_traceback_())
+    assert "undefined_total" in shown and "NameError" in shown  # the learner's own line and error
+    assert "lmcourse" not in shown.replace("lmcourse.checks", "")  # no frame of the package
+
+    with pytest.raises(checks.ExerciseNotDone) as stub_err:
+        checks.ch00_normalise(stub)
+    assert stub_err.value._render_traceback_() == [f"ExerciseNotDone: {stub_err.value}"]
