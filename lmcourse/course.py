@@ -21,23 +21,24 @@ class Chapter:
     needs: tuple[str, ...]  # the chapters to read first
     reading_min: int  # estimated reading and exercise time, minutes
     spine: bool = False  # on the n-gram -> smoothing -> LSTM -> Transformer spine
+    run_budget_s: int = 60  # most seconds one copy of the notebook may run at the ci scale (see CONTRIBUTING.md)
 
 
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("00", "00_setup", "Set-up, course map, exercises", (), 20),
-    Chapter("01", "01_text_data", "Text as data: cleaning, tokenisation, splits", ("00",), 60),
-    Chapter("02", "02_ngram_counting", "n-gram counting, sampling, perplexity", ("01",), 60, spine=True),
-    Chapter("03", "03_ngram_smoothing", "Smoothing: add-k, interpolation, Kneser-Ney", ("02",), 60, spine=True),
-    Chapter("04", "04_neural_lm", "From counts to parameters: the MLP language model", ("02",), 75),
-    Chapter("05", "05_rnn", "Recurrent networks and backpropagation through time", ("04",), 60),
-    Chapter("06", "06_lstm", "The LSTM from scratch, checked against torch", ("05", "03"), 75, spine=True),
-    Chapter("07", "07_attention", "Attention and multi-head attention", ("04",), 60),
-    Chapter("08", "08_transformer", "A decoder-only Transformer; the grand comparison", ("06", "07"), 90, spine=True),
-    Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60),
-    Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60),
-    Chapter("11", "11_applications", "Applications: generation, classification, translation", ("09", "10"), 75),
-    Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60),
-    Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45),
+    Chapter("00", "00_setup", "Set-up, course map, exercises", (), 20, run_budget_s=15),
+    Chapter("01", "01_text_data", "Text as data: cleaning, tokenisation, splits", ("00",), 60, run_budget_s=30),
+    Chapter("02", "02_ngram_counting", "n-gram counting, sampling, perplexity", ("01",), 60, spine=True, run_budget_s=30),
+    Chapter("03", "03_ngram_smoothing", "Smoothing: add-k, interpolation, Kneser-Ney", ("02",), 60, spine=True, run_budget_s=45),
+    Chapter("04", "04_neural_lm", "From counts to parameters: the MLP language model", ("02",), 75, run_budget_s=60),
+    Chapter("05", "05_rnn", "Recurrent networks and backpropagation through time", ("04",), 60, run_budget_s=45),
+    Chapter("06", "06_lstm", "The LSTM from scratch, checked against torch", ("05", "03"), 75, spine=True, run_budget_s=60),
+    Chapter("07", "07_attention", "Attention and multi-head attention", ("04",), 60, run_budget_s=30),
+    Chapter("08", "08_transformer", "A decoder-only Transformer; the grand comparison", ("06", "07"), 90, spine=True, run_budget_s=60),
+    Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60, run_budget_s=60),
+    Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60, run_budget_s=45),
+    Chapter("11", "11_applications", "Applications: generation, classification, translation", ("09", "10"), 75, run_budget_s=60),
+    Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60, run_budget_s=60),
+    Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45, run_budget_s=30),
 )
 
 

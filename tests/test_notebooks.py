@@ -48,7 +48,7 @@ def test_every_exercise_check_in_a_chapter_shows_the_open_stub(path: Path) -> No
     checks = [c for c in read(path).cells if "check" in nbtools.tags(c)]
     for cell in checks:
         errors = [o for o in cell.outputs if o.output_type == "error"]
-        assert [e.ename for e in errors] == ["NotImplementedError"], cell.source
+        assert [e.ename for e in errors] == ["ExerciseNotDone"], cell.source
 
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
@@ -58,6 +58,45 @@ def test_every_exercise_check_in_a_solution_passes(path: Path) -> None:
     for cell in checks:
         text = "".join(o.get("text", "") for o in cell.outputs)
         assert text.startswith("✓ exercise"), (cell.source, text)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_stored_outputs_are_not_stale(path: Path) -> None:
+    """The outputs were made from these cells, this package and these data (else: rebuild, as it says)."""
+    assert nbtools.stale(read(path), f"{path.parent.name}/{path.name}") == []
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_recorded_run_time_is_within_the_chapters_budget(path: Path) -> None:
+    seconds = read(path).metadata[nbtools.META]["run_seconds"]
+    assert 0 < seconds <= nbtools.budget(path), f"{path.name} ran {seconds} s; its budget is {nbtools.budget(path)} s"
+
+
+def test_readme_run_times_are_the_recorded_ones() -> None:
+    """The README's learning path shows each built chapter's recorded run time, and the budget of the others."""
+    import re
+
+    import build_notebooks
+    from lmcourse.course import CHAPTERS
+
+    readme = build_notebooks.README.read_text(encoding="utf-8")
+    for ch in CHAPTERS:
+        copies = [folder / f"{ch.slug}.ipynb" for folder in (nbtools.SOLUTIONS, nbtools.CHAPTERS)]
+        if copies[0].exists():
+            shown = build_notebooks.readme_run_time(max(read(p).metadata[nbtools.META]["run_seconds"] for p in copies))
+        else:
+            shown = f"≤ {ch.run_budget_s} s"
+        assert re.search(rf"^\| {ch.number} \| `{ch.slug}` \|(?:[^|\n]*\|){{3}} {shown} \|", readme, re.M), (
+            f"README.md's row for {ch.slug} should show the run time {shown!r} (python tools/build_notebooks.py writes it)")
+
+
+def test_the_plan_keeps_the_suite_under_its_budget() -> None:
+    """Every chapter's two copies at their full budget, two at a time, fit the suite's budget with room to spare."""
+    from lmcourse.course import CHAPTERS
+
+    notebooks = 2 * sum(ch.run_budget_s for ch in CHAPTERS) / 2  # two copies each, two workers
+    assert notebooks <= 0.6 * nbtools.SUITE_BUDGET_MIN * 60, f"{notebooks / 60:.1f} min of notebooks"
+    assert all(0 < ch.run_budget_s <= nbtools.DEFAULT_BUDGET for ch in CHAPTERS)
 
 
 # --- each rule can fail ---------------------------------------------------------------
@@ -149,6 +188,22 @@ def test_markdown_solutions_are_hidden() -> None:
 def test_unbalanced_markers_are_errors(source: str, why: str) -> None:
     with pytest.raises(nbtools.NotebookError, match=why):
         nbtools.strip_code(source)
+
+
+def test_stale_outputs_are_named() -> None:
+    nb = good_notebook()
+    nb.metadata[nbtools.META] = {"run_seconds": 1.0, **nbtools.fingerprint(nb, ["lmcourse", "lmcourse.checks"])}
+    assert nbtools.stale(nb, "demo") == []
+    nb.metadata[nbtools.META]["package"]["lmcourse/checks.py"] = "0" * 16
+    nb.metadata[nbtools.META]["datasets"]["names"] = "0" * 16
+    nb.cells[2].source += "\n"
+    assert nbtools.stale(nb, "demo") == [
+        "demo: its cells changed since its outputs were stored",
+        "demo: lmcourse/checks.py changed since its outputs were stored",
+        "demo: dataset 'names' changed since its outputs were stored",
+    ]
+    del nb.metadata[nbtools.META]
+    assert "no record of the builder's run" in nbtools.stale(nb, "demo")[0]
 
 
 def test_solution_regions_need_a_check_cell() -> None:

@@ -62,3 +62,17 @@ def test_readme_learning_path_lists_every_chapter() -> None:
     for ch in CHAPTERS:
         row = re.search(rf"^\| {ch.number} \| `{ch.slug}` \|.*\| {ch.reading_min} min \|", README, re.M)
         assert row, f"the README's learning path has no row for chapter {ch.slug} with {ch.reading_min} min"
+
+
+def test_time_outs_agree_with_the_budget() -> None:
+    """One cell time-out (builder and nbval), pytest-timeout just above it, CI's time-out just above the suite's budget."""
+    import tomllib
+
+    import nbtools
+
+    ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+    assert int(ini["timeout"]) == nbtools.CELL_TIMEOUT + 60
+    assert "-n auto" in ini["addopts"] and "--dist loadfile" in ini["addopts"]
+    workflow = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
+    minutes = int(re.search(r"timeout-minutes: (\d+)", workflow).group(1))  # type: ignore[union-attr]
+    assert nbtools.SUITE_BUDGET_MIN < minutes <= 2 * nbtools.SUITE_BUDGET_MIN

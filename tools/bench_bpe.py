@@ -14,13 +14,10 @@ asserted (speed is a benchmark, not a test).
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from lmcourse.tokenize import BPETokenizer, naive_bpe_merges, tokens_per_char  # noqa: E402
+from lmcourse.tokenize import BPETokenizer, naive_bpe_merges, tokens_per_char
 
 DEFAULT = Path(__file__).resolve().parent.parent / "datasets" / "shakespeare.txt"
 TARGET_BYTES = 1_100_000

@@ -23,9 +23,11 @@ applies to every notebook, so the builder and the tests cannot disagree.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +37,32 @@ ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 CHAPTERS = ROOT / "chapters"
 
-#: The environment every stored output is made in, and every test runs in.
+#: The environment every stored output is made in, and every test runs in. The suite runs two
+#: notebooks at a time (pytest-xdist, one per core), each on ONE thread: float reductions depend on
+#: the thread count, so it is pinned, for torch and for every other library's thread pool too.
+#: Why one thread and two workers rather than one notebook on two threads: see CONTRIBUTING.md.
+THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
+                "RAYON_NUM_THREADS")  # RAYON: the Rust pool of Hugging Face tokenizers
 RUN_ENV = {
-    "LMCOURSE_THREADS": "2",  # float reductions depend on the thread count
+    "LMCOURSE_THREADS": "1",
+    **{pool: "1" for pool in THREAD_POOLS},
+    "TOKENIZERS_PARALLELISM": "false",
     "LMCOURSE_SCALE": "ci",
     "LMCOURSE_DEVICE": "cpu",  # stored outputs are CPU outputs, even on a machine with a GPU
     "LMCOURSE_UNDER_TEST": "1",  # progress bars off: no rates or timings in stored stderr
     "PYTHONHASHSEED": "0",
     "MPLBACKEND": "module://matplotlib_inline.backend_inline",
 }
+
+#: One cell may run this long, in the builder and under nbval, before it is stopped as broken.
+CELL_TIMEOUT = 300
+#: A notebook's run-time budget at the ``ci`` scale, in seconds, unless the course map
+#: (``lmcourse.course.CHAPTERS``) gives its chapter another; the builder fails a notebook over it.
+DEFAULT_BUDGET = 60
+#: The whole suite on 2 cores must stay under this many minutes (CONTRIBUTING.md has the plan).
+SUITE_BUDGET_MIN = 20
+#: The key under which the builder records its facts in a notebook's metadata.
+META = "lmcourse"
 
 CODE_BEGIN, CODE_END = "# BEGIN SOLUTION", "# END SOLUTION"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
@@ -126,23 +145,96 @@ def same_sources(a: nbformat.NotebookNode, b: nbformat.NotebookNode) -> bool:
     return key(a) == key(b)
 
 
-def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 900) -> nbformat.NotebookNode:
-    """Run a notebook top to bottom in a fresh kernel, in :data:`RUN_ENV`, and return it with outputs."""
+#: Run after the last cell, then removed: which modules of the package did the notebook load?
+_LOADED = "import sys\nprint(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'lmcourse')))"
+
+
+def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -> nbformat.NotebookNode:
+    """Run a notebook top to bottom in a fresh kernel, in :data:`RUN_ENV`; return it with outputs.
+
+    The notebook's metadata then records (under ``lmcourse``) its run time and a
+    fingerprint of what its outputs depend on (:func:`fingerprint`), so that
+    :func:`stale` can tell later when they are out of date.
+    """
     from nbclient import NotebookClient
 
     saved = {k: os.environ.get(k) for k in RUN_ENV}
     os.environ.update(RUN_ENV)
+    nb.cells.append(nbformat.v4.new_code_cell(_LOADED))
+    start = time.perf_counter()
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                                 record_timing=False)
         client.execute()
     finally:
+        seconds = time.perf_counter() - start
+        probe = nb.cells.pop()
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+    loaded = "".join(o.get("text", "") for o in probe.outputs).split()
+    nb.metadata[META] = {"run_seconds": round(seconds, 1), **fingerprint(nb, loaded)}
     return trim_tracebacks(nb)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _module_file(module: str) -> Path:
+    parts = module.split(".")
+    path = ROOT.joinpath(*parts)
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def fingerprint(nb: nbformat.NotebookNode, loaded: list[str]) -> dict[str, Any]:
+    """What a notebook's outputs depend on: its own cells, the package modules it loaded, the data.
+
+    Each is a short sha256 of the bytes: of the cells' sources, of each ``lmcourse``
+    module file the kernel had imported, and of each dataset's manifest entry.
+    """
+    manifest = json.loads((ROOT / "datasets" / "manifest.json").read_text(encoding="utf-8"))
+    files = sorted({_module_file(m).relative_to(ROOT).as_posix() for m in loaded} | {"lmcourse/__init__.py"})
+    return {
+        "cells": _digest(json.dumps([(c.cell_type, c.source) for c in nb.cells]).encode()),
+        "package": {f: _digest((ROOT / f).read_bytes()) if (ROOT / f).is_file() else "missing" for f in files},
+        "datasets": {name: entry["sha256"][:16] for name, entry in sorted(manifest.items())},
+    }
+
+
+def stale(nb: nbformat.NotebookNode, name: str) -> list[str]:
+    """Why the stored outputs of ``nb`` may no longer be what it computes now (empty list: current).
+
+    Compares the fingerprint recorded when the builder ran it with the repository
+    as it is: a changed cell, package module or dataset is named.
+    """
+    meta = nb.metadata.get(META)
+    if not meta or "package" not in meta:
+        return [f"{name}: no record of the builder's run in its metadata (run python tools/build_notebooks.py)"]
+    now = fingerprint(nb, [])
+    found = []
+    if meta["cells"] != now["cells"]:
+        found.append(f"{name}: its cells changed since its outputs were stored")
+    for file, digest in meta["package"].items():
+        current = _digest((ROOT / file).read_bytes()) if (ROOT / file).is_file() else "missing"
+        if current != digest:
+            found.append(f"{name}: {file} changed since its outputs were stored")
+    for dataset in sorted(set(meta["datasets"]) | set(now["datasets"])):
+        if meta["datasets"].get(dataset) != now["datasets"].get(dataset):
+            found.append(f"{name}: dataset {dataset!r} changed since its outputs were stored")
+    return found
+
+
+def budget(path: Path) -> int:
+    """The run-time budget, in seconds, of the notebook at ``path`` (its chapter's, from the course map)."""
+    from lmcourse.course import CHAPTERS
+
+    for ch in CHAPTERS:
+        if path.stem == ch.slug:
+            return ch.run_budget_s
+    return DEFAULT_BUDGET
 
 
 def trim_tracebacks(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
