@@ -72,6 +72,13 @@ def test_recorded_run_time_is_within_the_chapters_budget(path: Path) -> None:
     assert 0 < seconds <= nbtools.budget(path), f"{path.name} ran {seconds} s; its budget is {nbtools.budget(path)} s"
 
 
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_header_states_the_chapters_budget(path: Path) -> None:
+    """The run time a chapter's header promises is its budget, the bound the builder enforces."""
+    header = read(path).cells[0].source
+    assert f"CPU run time: under {nbtools.budget(path)} seconds" in header, header
+
+
 def test_readme_run_times_are_the_recorded_ones() -> None:
     """The README's learning path shows each built chapter's recorded run time, and the budget of the others."""
     import re
