@@ -80,29 +80,39 @@ def _whole(value: object, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _ids_tensor(ids: object, what: str = "ids") -> torch.Tensor:
-    """A fresh 1-D int64 tensor holding ``ids`` (a list, tuple, numpy array or tensor of ids >= 0).
-
-    Always a copy, so that nothing built from it shares memory with the caller's data.
-    """
+def _check_array(ids: np.ndarray | torch.Tensor, what: str) -> None:
+    """Raise unless the numpy array or tensor ``ids`` is 1-D and holds whole numbers."""
     import torch
 
+    kind = "tensor" if isinstance(ids, torch.Tensor) else "array"
+    if ids.ndim != 1:
+        flat = ".flatten()" if kind == "tensor" else ".ravel()"
+        raise ValueError(f"{what} must be 1-D (one sequence of token ids), got {'a' if kind == 'tensor' else 'an'} "
+                         f"{kind} of shape {tuple(ids.shape)}; flatten a stream with {flat}, "
+                         "or pass records to pad_sequences.")
     if isinstance(ids, torch.Tensor):
-        if ids.dim() != 1:
-            raise ValueError(f"{what} must be 1-D (one sequence of token ids), got a tensor of shape "
-                             f"{tuple(ids.shape)}; flatten a stream with .flatten(), or pass records to pad_sequences.")
-        if ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex():
-            raise TypeError(f"{what} must be whole numbers (token ids), got a tensor of dtype {ids.dtype}; "
-                            "token ids are integers, e.g. torch.long.")
-        t = ids.detach().to(torch.long).clone()
-    elif isinstance(ids, np.ndarray):
-        if ids.ndim != 1:
-            raise ValueError(f"{what} must be 1-D (one sequence of token ids), got an array of shape "
-                             f"{ids.shape}; flatten a stream with .ravel(), or pass records to pad_sequences.")
-        if ids.dtype.kind not in "iu":
-            raise TypeError(f"{what} must be whole numbers (token ids), got an array of dtype {ids.dtype}; "
-                            "token ids are integers, e.g. np.int64.")
-        t = torch.from_numpy(ids.astype(np.int64, copy=True))
+        bad = ids.dtype == torch.bool or ids.is_floating_point() or ids.is_complex()
+    else:
+        bad = ids.dtype.kind not in "iu"
+    if bad:
+        example = "torch.long" if kind == "tensor" else "np.int64"
+        raise TypeError(f"{what} must be whole numbers (token ids), got {'a' if kind == 'tensor' else 'an'} "
+                        f"{kind} of dtype {ids.dtype}; token ids are integers, e.g. {example}.")
+
+
+def _negative(ids: list[int], what: str) -> None:
+    if ids and min(ids) < 0:
+        p = next(p for p, i in enumerate(ids) if i < 0)
+        raise ValueError(f"{what} must be token ids >= 0, got {ids[p]} at position {p}.")
+
+
+def _id_list(ids: object, what: str = "ids") -> list[int]:
+    """``ids`` (a list, tuple, numpy array or tensor of token ids >= 0) as a new list of Python ints."""
+    import torch
+
+    if isinstance(ids, (torch.Tensor, np.ndarray)):
+        _check_array(ids, what)
+        out = ids.tolist()
     elif isinstance(ids, (list, tuple)):
         if not all(type(i) is int for i in ids):  # the fast path; find the culprit only when it fails
             for p, i in enumerate(ids):
@@ -112,11 +122,30 @@ def _ids_tensor(ids: object, what: str = "ids") -> torch.Tensor:
                 if isinstance(i, bool) or not isinstance(i, numbers.Integral):
                     raise TypeError(f"{what} must be whole numbers (token ids), got {i!r} "
                                     f"({type(i).__name__}) at position {p}.")
-        t = torch.tensor([int(i) for i in ids], dtype=torch.long)
+        out = [int(i) for i in ids]
     else:
         hint = "; encode the text first, e.g. tok.encode(text)" if isinstance(ids, str) else ""
         raise TypeError(f"{what} must be a list, numpy array or 1-D tensor of token ids, "
                         f"got {type(ids).__name__}{hint}.")
+    _negative(out, what)
+    return out
+
+
+def _ids_tensor(ids: object, what: str = "ids") -> torch.Tensor:
+    """A fresh 1-D int64 tensor holding ``ids`` (a list, tuple, numpy array or tensor of ids >= 0).
+
+    Always a copy, so that nothing built from it shares memory with the caller's data.
+    """
+    import torch
+
+    if isinstance(ids, torch.Tensor):
+        _check_array(ids, what)
+        t = ids.detach().to(torch.long).clone()
+    elif isinstance(ids, np.ndarray):
+        _check_array(ids, what)
+        t = torch.from_numpy(ids.astype(np.int64, copy=True))
+    else:
+        return torch.tensor(_id_list(ids, what), dtype=torch.long)
     if t.numel() and int(t.min()) < 0:
         p = int((t < 0).nonzero()[0])
         raise ValueError(f"{what} must be token ids >= 0, got {int(t[p])} at position {p}.")
@@ -229,18 +258,19 @@ def pad_sequences(seqs: Sequence[Sequence[int] | np.ndarray | torch.Tensor], *, 
                         "for a single record pass [ids], for running text use windows(ids, context).")
     wrapped = []
     for k, s in enumerate(seqs):
-        w = bos + _ids_tensor(s, what=f"seqs[{k}]").tolist() + eos
+        w = bos + _id_list(s, what=f"seqs[{k}]") + eos
         if len(w) < 2:
             raise ValueError(f"seqs[{k}] gives no (input, target) pair: it has {len(w)} token(s) after adding "
                              "bos/eos, and a pair needs 2; pass bos_id and/or eos_id, or drop the empty record.")
         wrapped.append(w)
     T = max(len(w) - 1 for w in wrapped) if max_len is None else max_len
-    x = torch.full((len(wrapped), T), pad_id, dtype=torch.long)
-    y = torch.full((len(wrapped), T), IGNORE_INDEX, dtype=torch.long)
+    x = np.full((len(wrapped), T), pad_id, dtype=np.int64)
+    y = np.full((len(wrapped), T), IGNORE_INDEX, dtype=np.int64)
     for k, w in enumerate(wrapped):
-        w = w[:T + 1]  # truncation: keep the start
-        x[k, :len(w) - 1] = torch.tensor(w[:-1])
-        y[k, :len(w) - 1] = torch.tensor(w[1:])
+        n = min(len(w) - 1, T)  # truncation keeps the start: w[:T + 1]
+        x[k, :n] = w[:n]
+        y[k, :n] = w[1:n + 1]
+    x, y = torch.from_numpy(x), torch.from_numpy(y)
     return x, y, y != IGNORE_INDEX
 
 
