@@ -51,7 +51,8 @@ def chapter(number: str) -> Chapter:
     for ch in CHAPTERS:
         if ch.number == number:
             return ch
-    guess = next((c.number for c in CHAPTERS if number.strip() in (c.number, c.number.lstrip("0") or "0", c.slug)), None)
+    spellings = {c.number: (c.number, c.number.lstrip("0") or "0", c.slug) for c in CHAPTERS}  # "06", "6", "06_lstm"
+    guess = next((n for n, ways in spellings.items() if number.strip() in ways), None)
     raise KeyError(f"no chapter {number!r}; the chapters are {', '.join(c.number for c in CHAPTERS)}."
                    + (f" Did you mean {guess!r}?" if guess else ""))
 

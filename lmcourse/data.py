@@ -106,7 +106,8 @@ def _check_entry(name: str, entry: dict[str, Any]) -> None:
         raise DatasetError(f"the manifest entry of dataset {name!r} has no file name (got {file!r}); "
                            "give the file's name inside the data folder, e.g. \"file\": \"shakespeare.txt\".")
     # Read the name both ways, so that neither '/' nor a backslash nor a drive letter can leave the folder.
-    if any(p.is_absolute() or p.drive or p.root or ".." in p.parts for p in (PurePosixPath(file), PureWindowsPath(file))):
+    readings = (PurePosixPath(file), PureWindowsPath(file))
+    if any(p.is_absolute() or p.drive or p.root or ".." in p.parts for p in readings):
         raise DatasetError(
             f"the manifest entry of dataset {name!r} names the file {file!r}, which lies outside the data folder "
             f"{data_dir()}: a data file must be named relative to that folder, without '..' or a leading '/', "
@@ -145,7 +146,8 @@ def path(name: str) -> Path:
 def sha256_of(file: str | os.PathLike[str]) -> str:
     """The SHA-256 hex digest of a file's bytes (its exact bytes: line ends are not converted)."""
     if not isinstance(file, (str, os.PathLike)):
-        raise TypeError(f"sha256_of needs the path of a file (a str or pathlib.Path); got {type(file).__name__} {file!r}.")
+        raise TypeError(f"sha256_of needs the path of a file (a str or pathlib.Path); "
+                        f"got {type(file).__name__} {file!r}.")
     digest = hashlib.sha256()
     with Path(file).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

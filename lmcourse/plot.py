@@ -148,7 +148,8 @@ def heatmap(
         if labels is None:
             continue
         if isinstance(labels, str) or not (hasattr(labels, "__len__") and hasattr(labels, "__getitem__")):
-            raise TypeError(f"{arg} must be a list of labels, e.g. list('abc'); got {type(labels).__name__} {labels!r}.")
+            raise TypeError(f"{arg} must be a list of labels, e.g. list('abc'); "
+                            f"got {type(labels).__name__} {labels!r}.")
         if len(labels) != n:
             raise ValueError(f"{len(labels)} {what} labels for a matrix of shape {m.shape}.")
     _check_flag(annotate, "annotate")

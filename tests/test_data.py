@@ -206,8 +206,8 @@ def test_data_folder_may_start_with_a_tilde(tmp_path: Path, monkeypatch: pytest.
 
 def test_a_data_folder_that_is_not_there_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path / "nowhere"))
-    with pytest.raises(data.DatasetError, match=r"LMCOURSE_DATA=.*nowhere.* which is not a folder\. Point LMCOURSE_DATA "
-                                                r"at a folder holding a manifest\.json"):
+    with pytest.raises(data.DatasetError, match=r"LMCOURSE_DATA=.*nowhere.* which is not a folder\. "
+                                                r"Point LMCOURSE_DATA at a folder holding a manifest\.json"):
         data.available()
     monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
     with pytest.raises(data.DatasetError, match=r"LMCOURSE_DATA points to .*, which has no manifest\.json .* or unset "
@@ -229,11 +229,13 @@ def test_windows_and_old_mac_line_ends_load_as_newlines(tmp_path: Path, monkeypa
 def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_folder(tmp_path, {"story": "café\n".encode("latin-1")})
     monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
-    with pytest.raises(data.DatasetError, match=r"dataset 'story', .*story\.txt, is not UTF-8 text: byte 3 \(b'\\xe9'\)"):
+    with pytest.raises(data.DatasetError,
+                       match=r"dataset 'story', .*story\.txt, is not UTF-8 text: byte 3 \(b'\\xe9'\)"):
         data.load_text("story")
 
 
-def test_a_ragged_table_row_is_named_and_blank_lines_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_ragged_table_row_is_named_and_blank_lines_are_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     make_folder(tmp_path, {"ok": b"a\tb\n1\t2\n\n3\t4\n", "bad": b"a\tb\n1\t2\n3\n", "empty": b""},
                 {"ok": "pairs", "bad": "pairs", "empty": "labelled"})
     monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
@@ -248,7 +250,8 @@ def test_a_ragged_table_row_is_named_and_blank_lines_are_skipped(tmp_path: Path,
 @pytest.mark.parametrize("name", [3, None, ["shakespeare"], Path("shakespeare")])
 def test_a_dataset_name_must_be_a_str(name: object) -> None:
     for call in (data.info, data.path, data.load_text, data.splits):
-        with pytest.raises(TypeError, match=r"a dataset name is a str such as 'shakespeare' \(see data\.available\(\)\)"):
+        with pytest.raises(TypeError,
+                           match=r"a dataset name is a str such as 'shakespeare' \(see data\.available\(\)\)"):
             call(name)  # type: ignore[arg-type]
 
 
@@ -293,7 +296,8 @@ def test_own_fractions_are_used() -> None:
     (b"a\nb\n", TypeError, r"got bytes: decode it first, text\.decode\('utf-8'\)"),
     (None, TypeError, "got NoneType"),
     ("", ValueError, r"a text of 0 characters .* the train part would be empty"),
-    ("word " * 1000, ValueError, r"5000 characters and 0 line breaks .* the train part would be empty .* with line breaks"),
+    ("word " * 1000, ValueError,
+     r"5000 characters and 0 line breaks .* the train part would be empty .* with line breaks"),
     ("a\nb\n", ValueError, r"the valid part would be empty \(train 2, valid 0, test 2\)"),
 ])
 def test_split_text_refuses_what_it_cannot_split(text: object, error: type, why: str) -> None:
@@ -302,14 +306,16 @@ def test_split_text_refuses_what_it_cannot_split(text: object, error: type, why:
 
 
 @pytest.mark.parametrize("records,error,why", [
-    ("emma\nliam\n" * 50, TypeError, r"not a str \(which would be split into single characters\); .* text\.splitlines\(\)"),
+    ("emma\nliam\n" * 50, TypeError,
+     r"not a str \(which would be split into single characters\); .* text\.splitlines\(\)"),
     (b"abc" * 50, TypeError, "not a bytes"),
     ({i: i for i in range(100)}, TypeError, r"not a dict; pass list\(d\.items\(\)\)"),
     (set(range(100)), TypeError, r"got set: pass list\(records\)"),
     ((i for i in range(100)), TypeError, r"got generator: pass list\(records\)"),
     (None, TypeError, "needs a list of records; got NoneType"),
     ([], ValueError, r"0 records cannot be split .* the train part would be empty"),
-    (list(range(5)), ValueError, r"5 records cannot be split .* the valid part would be empty \(train 4, valid 0, test 1\)"),
+    (list(range(5)), ValueError,
+     r"5 records cannot be split .* the valid part would be empty \(train 4, valid 0, test 1\)"),
 ])
 def test_split_records_refuses_what_is_not_records(records: object, error: type, why: str) -> None:
     with pytest.raises(error, match=why):

@@ -151,7 +151,8 @@ def test_threads_must_be_plain_ascii_digits(monkeypatch: pytest.MonkeyPatch, raw
 @pytest.mark.parametrize("device,hint", [(0, r"got int 0 \(for GPU number 0, write 'cuda:0'\)"),
                                          (1, "write 'cuda:1'"), (1.0, "got float 1.0"), (False, "got bool False"),
                                          (b"cpu", "got bytes"), (["cpu"], "got list")])
-def test_a_device_that_is_not_a_name_is_a_type_error(monkeypatch: pytest.MonkeyPatch, device: object, hint: str) -> None:
+def test_a_device_that_is_not_a_name_is_a_type_error(
+        monkeypatch: pytest.MonkeyPatch, device: object, hint: str) -> None:
     monkeypatch.setenv("LMCOURSE_DEVICE", "cpu")  # device=0 used to fall through to this, silently
     with pytest.raises(TypeError, match=r"device must be a name or a torch\.device, e\.g\. 'cpu', 'cuda:0' or 'auto'"):
         env.pick_device(device)  # type: ignore[arg-type]
@@ -173,14 +174,16 @@ def test_empty_device_name_is_an_error_but_an_empty_variable_means_auto(monkeypa
 
 @pytest.mark.parametrize("device", ["cpu", None, 0])
 def test_device_name_needs_a_torch_device(device: object) -> None:
-    with pytest.raises(TypeError, match=r"device_name needs a torch\.device, such as the one lmcourse\.setup\(\) returns"):
+    with pytest.raises(TypeError,
+                       match=r"device_name needs a torch\.device, such as the one lmcourse\.setup\(\) returns"):
         lmcourse.device_name(device)  # type: ignore[arg-type]
     assert lmcourse.device_name(torch.device("cpu")) == "cpu"
 
 
 @pytest.mark.parametrize("seed", [2**32, -1, "a", 1.5, None, True])
 def test_seed_everything_checks_its_seed(seed: object) -> None:
-    with pytest.raises(ValueError, match=r"seed must be a whole number from 0 to 2\*\*32 - 1, e\.g\. seed_everything\(0\)"):
+    with pytest.raises(ValueError,
+                       match=r"seed must be a whole number from 0 to 2\*\*32 - 1, e\.g\. seed_everything\(0\)"):
         env.seed_everything(seed)  # type: ignore[arg-type]
 
 
