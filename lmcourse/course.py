@@ -43,19 +43,26 @@ CHAPTERS: tuple[Chapter, ...] = (
 
 
 def chapter(number: str) -> Chapter:
-    """The chapter with this number, e.g. ``chapter("06")``."""
+    """The chapter with this number, e.g. ``chapter("06")``: a two-digit string, as in the file names."""
+    if not isinstance(number, str):
+        whole = isinstance(number, int) and not isinstance(number, bool) and number >= 0
+        hint = f": write chapter('{number:02d}')" if whole else ""
+        raise TypeError(f"a chapter number is a two-digit str, e.g. chapter('06'); got {type(number).__name__} "
+                        f"{number!r}{hint}.")
     for ch in CHAPTERS:
         if ch.number == number:
             return ch
-    raise KeyError(f"no chapter {number!r}; the chapters are {', '.join(c.number for c in CHAPTERS)}.")
+    spellings = {c.number: (c.number, c.number.lstrip("0") or "0", c.slug) for c in CHAPTERS}  # "06", "6", "06_lstm"
+    guess = next((n for n, ways in spellings.items() if number.strip() in ways), None)
+    raise KeyError(f"no chapter {number!r}; the chapters are {', '.join(c.number for c in CHAPTERS)}."
+                   + (f" Did you mean {guess!r}?" if guess else ""))
 
 
 def draw_map(ax: "Axes | None" = None) -> "Axes":
     """Draw the chapters as boxes in reading order, with an arrow from each prerequisite; the spine in red."""
-    import matplotlib.pyplot as plt
+    from lmcourse.plot import _axes
 
-    if ax is None:
-        _, ax = plt.subplots(figsize=(11.5, 4.0))
+    ax = _axes(ax, figsize=(11.5, 4.0))
     # Two rows: the spine along the top, everything else below, both in reading order.
     pos = {ch.number: (i, 1.0 if ch.spine else 0.0) for i, ch in enumerate(CHAPTERS)}
     for ch in CHAPTERS:

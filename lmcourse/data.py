@@ -26,10 +26,12 @@ import csv
 import hashlib
 import io
 import json
+import numbers
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 PARTS = ("train", "valid", "test")
@@ -46,20 +48,50 @@ class DatasetError(RuntimeError):
     """A data file is unknown, missing or not the file the datasheet describes."""
 
 
+UNITS = ("char", "word", "pairs", "labelled")
+
+
 def data_dir() -> Path:
-    """The folder holding the corpora: ``LMCOURSE_DATA`` if set, else the repository's ``datasets/``."""
-    override = os.environ.get("LMCOURSE_DATA")
-    return Path(override) if override else Path(__file__).resolve().parent.parent / "datasets"
+    """The folder holding the corpora: ``LMCOURSE_DATA`` if set, else the repository's ``datasets/``.
+
+    ``LMCOURSE_DATA`` may start with ``~`` (your home folder); a relative path is taken from the
+    current working directory. An empty value counts as unset. The folder must exist.
+    """
+    override = os.environ.get("LMCOURSE_DATA", "").strip()
+    if not override:
+        return Path(__file__).resolve().parent.parent / "datasets"
+    folder = Path(override).expanduser().absolute()
+    if not folder.is_dir():
+        raise DatasetError(
+            f"LMCOURSE_DATA={override!r} names {folder}, which is not a folder. Point LMCOURSE_DATA at a folder "
+            "holding a manifest.json and the data files it lists, or unset it to use the shipped datasets/."
+        )
+    return folder
 
 
 def manifest() -> dict[str, dict[str, Any]]:
     """The parsed ``datasets/manifest.json``: one entry per dataset (file, sha256, sizes, licence...)."""
     path = data_dir() / "manifest.json"
     if not path.is_file():
+        if os.environ.get("LMCOURSE_DATA", "").strip():
+            raise DatasetError(
+                f"{path} is missing: LMCOURSE_DATA points to {path.parent}, which has no manifest.json listing "
+                "its datasets and their checksums. Add one (see datasets/manifest.json for the format), "
+                "or unset LMCOURSE_DATA to use the shipped datasets/."
+            )
         raise DatasetError(f"{path} is missing: the dataset manifest lists the corpora and their checksums. "
                            + RESTORE_HINT.format(file="manifest.json"))
-    with path.open(encoding="utf-8") as f:
-        return json.load(f)
+    try:
+        with path.open(encoding="utf-8") as f:
+            entries = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise DatasetError(f"{path} is not valid JSON ({err}). "
+                           + RESTORE_HINT.format(file="manifest.json")) from None
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+        raise DatasetError(f"{path} must hold one JSON object mapping each dataset name to its entry "
+                           f'({{"shakespeare": {{"file": ..., "sha256": ..., "unit": ...}}, ...}}), '
+                           f"got {type(entries).__name__}. " + RESTORE_HINT.format(file="manifest.json"))
+    return entries
 
 
 def available() -> list[str]:
@@ -67,11 +99,42 @@ def available() -> list[str]:
     return sorted(manifest())
 
 
+def _check_entry(name: str, entry: dict[str, Any]) -> None:
+    """Refuse a manifest entry that cannot be loaded safely: a file outside the data folder, no checksum, no unit."""
+    file = entry.get("file")
+    if not isinstance(file, str) or not file.strip():
+        raise DatasetError(f"the manifest entry of dataset {name!r} has no file name (got {file!r}); "
+                           "give the file's name inside the data folder, e.g. \"file\": \"shakespeare.txt\".")
+    # Read the name both ways, so that neither '/' nor a backslash nor a drive letter can leave the folder.
+    readings = (PurePosixPath(file), PureWindowsPath(file))
+    if any(p.is_absolute() or p.drive or p.root or ".." in p.parts for p in readings):
+        raise DatasetError(
+            f"the manifest entry of dataset {name!r} names the file {file!r}, which lies outside the data folder "
+            f"{data_dir()}: a data file must be named relative to that folder, without '..' or a leading '/', "
+            "e.g. \"shakespeare.txt\"."
+        )
+    sha = entry.get("sha256")
+    if not isinstance(sha, str) or not re.fullmatch(r"[0-9a-f]{64}", sha):
+        raise DatasetError(f"the manifest entry of dataset {name!r} has no valid sha256 (got {sha!r}); it must be "
+                           "the 64 lower-case hex digits of the file's SHA-256, as lmcourse.data.sha256_of gives.")
+    if entry.get("unit") not in UNITS:
+        raise DatasetError(f"the manifest entry of dataset {name!r} has unit {entry.get('unit')!r}; "
+                           f"it must be one of {', '.join(UNITS)}.")
+
+
 def info(name: str) -> dict[str, Any]:
-    """The manifest entry of dataset ``name``; an unknown name lists the known ones."""
+    """The manifest entry of dataset ``name``; an unknown name lists the known ones.
+
+    The entry is checked first: its file must lie inside the data folder, its sha256 be 64 hex digits and
+    its unit one of ``char``, ``word``, ``pairs``, ``labelled``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"a dataset name is a str such as 'shakespeare' (see data.available()); "
+                        f"got {type(name).__name__} {name!r}.")
     entries = manifest()
     if name not in entries:
         raise DatasetError(f"unknown dataset {name!r}; the known datasets are: {', '.join(sorted(entries))}.")
+    _check_entry(name, entries[name])
     return entries[name]
 
 
@@ -80,10 +143,13 @@ def path(name: str) -> Path:
     return data_dir() / info(name)["file"]
 
 
-def sha256_of(file: Path) -> str:
-    """The SHA-256 hex digest of a file's bytes."""
+def sha256_of(file: str | os.PathLike[str]) -> str:
+    """The SHA-256 hex digest of a file's bytes (its exact bytes: line ends are not converted)."""
+    if not isinstance(file, (str, os.PathLike)):
+        raise TypeError(f"sha256_of needs the path of a file (a str or pathlib.Path); "
+                        f"got {type(file).__name__} {file!r}.")
     digest = hashlib.sha256()
-    with file.open("rb") as f:
+    with Path(file).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -106,17 +172,40 @@ def verify(name: str) -> Path:
 
 
 def load_text(name: str) -> str:
-    """The whole verified text of dataset ``name`` (UTF-8, ``\\n`` line ends)."""
-    return verify(name).read_bytes().decode("utf-8")
+    """The whole verified text of dataset ``name``, decoded from UTF-8, with ``\\n`` line ends.
+
+    The checksum is of the file's exact bytes; after the check, Windows (``\\r\\n``) and old Mac
+    (lone ``\\r``) line ends are turned into ``\\n``, so a data folder of your own (``LMCOURSE_DATA``)
+    written on Windows loads the same as one written on Linux. (The shipped files hold no ``\\r``.)
+    """
+    file = verify(name)
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DatasetError(f"the file of dataset {name!r}, {file}, is not UTF-8 text: byte {err.start} "
+                           f"({err.object[err.start:err.start + 1]!r}) cannot be decoded. Save it as UTF-8.") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def load_records(name: str) -> list[dict[str, str]]:
-    """The rows of a tab-separated dataset (``unit`` ``pairs`` or ``labelled``) as dicts keyed by its header."""
+    """The rows of a tab-separated dataset (``unit`` ``pairs`` or ``labelled``) as dicts keyed by its header.
+
+    Every row must have as many cells as the header; a short or long row is an error naming its line.
+    Blank lines are skipped (as :class:`csv.DictReader` does).
+    """
     unit = info(name)["unit"]
     if unit not in ("pairs", "labelled"):
         raise DatasetError(f"dataset {name!r} is running text (unit {unit!r}), not a table; use load_text({name!r}).")
-    reader = csv.DictReader(io.StringIO(load_text(name)), delimiter="\t", quoting=csv.QUOTE_NONE)
-    return list(reader)
+    reader = csv.reader(io.StringIO(load_text(name)), delimiter="\t", quoting=csv.QUOTE_NONE)
+    numbered = [(number, row) for number, row in enumerate(reader, start=1) if row]
+    if not numbered:
+        raise DatasetError(f"dataset {name!r} is a table, but its file {path(name)} is empty: it needs a header line.")
+    (_, header), body = numbered[0], numbered[1:]
+    for number, row in body:
+        if len(row) != len(header):
+            raise DatasetError(f"dataset {name!r}: line {number} of {path(name)} has {len(row)} tab-separated "
+                               f"cells, but the header has {len(header)} ({', '.join(header)}).")
+    return [dict(zip(header, row)) for _, row in body]
 
 
 @dataclass(frozen=True)
@@ -145,34 +234,113 @@ def _cut_back(text: str, at: int) -> int:
     return 0 if found < 0 else found + len(boundary)
 
 
+def _check_fractions(fractions: Any, default: tuple[float, float]) -> tuple[float, float]:
+    """``fractions`` as (train, valid): two numbers, each between 0 and 1, summing to less than 1."""
+    example = f"fractions={default}"
+    if (not isinstance(fractions, (tuple, list)) or len(fractions) != 2
+            or any(isinstance(f, bool) or not isinstance(f, numbers.Real) for f in fractions)):
+        raise TypeError(f"fractions must be two numbers (train, valid), e.g. {example}: the test part gets the rest, "
+                        f"1 - train - valid. Got {fractions!r}.")
+    train, valid = (float(f) for f in fractions)
+    if not (0 < train < 1 and 0 < valid < 1 and train + valid < 1):  # also refuses NaN
+        raise ValueError(f"fractions={tuple(fractions)!r} cannot split: train and valid must each lie between 0 and 1, "
+                         f"and sum to less than 1 so that the test part gets the rest; e.g. {example}.")
+    return train, valid
+
+
+def _check_seed(seed: Any, example: str) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, e.g. {example}, got {seed!r}.")
+    return int(seed)
+
+
+def _check_cuts(n: int, a: int, b: int, what: str, fractions: tuple[float, float], remedy: str) -> None:
+    """Refuse a split that would leave a part empty (a model scored on nothing gets no score, or a wrong one)."""
+    for part, size in zip(PARTS, (a, b - a, n - b)):
+        if size <= 0:
+            raise ValueError(f"{what} cannot be split with fractions={fractions}: the {part} part would be empty "
+                             f"(train {a}, valid {b - a}, test {n - b}). {remedy}")
+
+
 def split_text(text: str, fractions: tuple[float, float] = (0.9, 0.05)) -> Splits:
-    """Cut running text into contiguous train / valid / test pieces at speech or paragraph starts."""
+    """Cut running text into contiguous train / valid / test pieces at speech or paragraph starts.
+
+    ``fractions`` are the shares of train and valid, each between 0 and 1 and summing to less than 1;
+    the test part gets the rest. Each cut moves back to the start of its speech or paragraph, so a text
+    too short, or without line breaks, to give three non-empty parts is an error.
+    """
+    if not isinstance(text, str):
+        remedy = {"bytes": "decode it first, text.decode('utf-8')", "list": "join the lines first, ''.join(lines)"}
+        raise TypeError(f"split_text needs a str of running text; got {type(text).__name__}"
+                        + (f": {remedy[type(text).__name__]}" if type(text).__name__ in remedy else "")
+                        + ". To split a list of records, use split_records.")
+    fractions = _check_fractions(fractions, (0.9, 0.05))
     a = _cut_back(text, int(len(text) * fractions[0]))
     b = _cut_back(text, int(len(text) * (fractions[0] + fractions[1])))
+    breaks = text.count("\n")
+    _check_cuts(len(text), a, b, f"a text of {len(text)} characters and {breaks} line breaks", fractions,
+                "Each cut moves back to a line start: give a longer text, with line breaks.")
     return Splits(text[:a], text[a:b], text[b:])
 
 
+def _check_records(records: Any, function: str) -> None:
+    if isinstance(records, (str, bytes)):
+        raise TypeError(f"{function} needs a list of records, not a {type(records).__name__} (which would be split "
+                        "into single characters); for one record per line, pass text.splitlines().")
+    if isinstance(records, Mapping):
+        raise TypeError(f"{function} needs a list of records, not a {type(records).__name__}; "
+                        "pass list(d.items()) or list(d.values()).")
+    if not (hasattr(records, "__len__") and hasattr(records, "__getitem__")):
+        raise TypeError(f"{function} needs a list of records; got {type(records).__name__}"
+                        + ("" if records is None else ": pass list(records)") + ".")
+
+
 def split_records(records: list[Any], fractions: tuple[float, float] = (0.8, 0.1), seed: int = SPLIT_SEED) -> Splits:
-    """Shuffle records with a fixed seed, then cut them into train / valid / test lists."""
+    """Shuffle records with a fixed seed, then cut them into train / valid / test lists.
+
+    ``records`` is a list (or other sequence) of records, not a str: ``text.splitlines()`` gives one
+    record per line. ``fractions`` are the shares of train and valid (the test part gets the rest);
+    too few records to give every part at least one is an error.
+    """
     import numpy as np
 
+    _check_records(records, "split_records")
+    fractions = _check_fractions(fractions, (0.8, 0.1))
+    seed = _check_seed(seed, "seed=1234")
     order = np.random.default_rng(seed).permutation(len(records))
     shuffled = [records[i] for i in order]
     a = int(len(shuffled) * fractions[0])
     b = int(len(shuffled) * (fractions[0] + fractions[1]))
+    _check_cuts(len(shuffled), a, b, f"{len(shuffled)} records", fractions, "Give more records, or larger fractions.")
     return Splits(shuffled[:a], shuffled[a:b], shuffled[b:])
 
 
 def split_labelled(records: list[dict[str, str]], seed: int = SPLIT_SEED) -> Splits:
     """A stratified split: each label's records are split 80 / 10 / 10 on their own, then the parts
-    are joined (in the order of the records' first appearance of each label) and shuffled."""
+    are joined (in the order of the records' first appearance of each label) and shuffled.
+
+    Each record is a dict with a ``"label"`` (as :func:`load_records` gives); every label needs enough
+    records to give each part at least one (6 or more for 80 / 10 / 10).
+    """
     import numpy as np
 
+    _check_records(records, "split_labelled")
+    seed = _check_seed(seed, "seed=1234")
     by_label: dict[str, list[dict[str, str]]] = {}
-    for record in records:
+    for i, record in enumerate(records):
+        if not isinstance(record, Mapping) or "label" not in record:
+            raise TypeError(f"split_labelled needs records that are dicts with a 'label', as load_records gives; "
+                            f"record {i} is {record!r}.")
+        if not isinstance(record["label"], str):
+            raise TypeError(f"record {i} has label {record['label']!r}: a label is a str, e.g. 'austen'.")
         by_label.setdefault(record["label"], []).append(record)
+    if not by_label:
+        raise ValueError("split_labelled got no records: nothing to split.")
     parts: dict[str, list[dict[str, str]]] = {p: [] for p in PARTS}
-    for group in by_label.values():
+    for label, group in by_label.items():
+        n = len(group)
+        _check_cuts(n, int(n * 0.8), int(n * (0.8 + 0.1)), f"the {n} records of label {label!r}", (0.8, 0.1),
+                    "Every label needs at least 6 records.")
         for p, piece in zip(PARTS, split_records(group, seed=seed)):
             parts[p].extend(piece)
     rng = np.random.default_rng(seed)

@@ -68,7 +68,9 @@ def test_text_split_is_contiguous_and_cut_at_line_breaks() -> None:
     text = "".join(f"line {i}\n" for i in range(1000))
     parts = data.split_text(text)
     assert parts.train + parts.valid + parts.test == text
-    assert parts.valid.startswith("line 9") and parts.test.startswith("line 95")
+    # 1000 lines hold 8890 characters: the cuts at 8001 and 8445 fall inside lines 901 and 950.
+    assert parts.train.endswith("\nline 900\n") and parts.valid.startswith("line 901\n")
+    assert parts.valid.endswith("\nline 949\n") and parts.test.startswith("line 950\n")
     assert 0.89 < len(parts.train) / len(text) <= 0.9
     assert 0.04 < len(parts.valid) / len(text) < 0.06
 
@@ -96,8 +98,8 @@ def test_record_split_is_seeded_and_disjoint() -> None:
 def test_shipped_datasets_all_verify() -> None:
     names = data.available()
     assert {"shakespeare", "names", "tang_poems"} <= set(names)
-    for name in names:
-        assert data.verify(name).is_file()
+    for name in names:  # verify raises on a missing or changed file; its answer is the file it checked
+        assert data.verify(name) == data.path(name) and data.path(name).parent == data.data_dir()
 
 
 def test_shipped_splits_are_the_same_text_everywhere() -> None:
@@ -121,3 +123,223 @@ def test_shakespeare_held_out_text_is_twelfth_night() -> None:
     parts = data.splits("shakespeare")
     assert parts.valid.startswith("DUKE:\nIf music be the food of love, play on")
     assert "If music be the food of love" not in parts.train
+
+
+# --- bad input gets a clear error, or a documented behaviour ---------------------------------
+
+def make_folder(folder: Path, files: dict[str, bytes], units: dict[str, str] | None = None) -> Path:
+    """A data folder holding ``files`` (dataset name -> raw bytes, in ``NAME.txt``) and their manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    for name, raw in files.items():
+        (folder / f"{name}.txt").write_bytes(raw)
+        entries[name] = {"file": f"{name}.txt", "sha256": hashlib.sha256(raw).hexdigest(),
+                         "unit": (units or {}).get(name, "char")}
+    (folder / "manifest.json").write_text(json.dumps(entries), encoding="utf-8")
+    return folder
+
+
+def edit_manifest(folder: Path, name: str, **changes: object) -> None:
+    entries = json.loads((folder / "manifest.json").read_text())
+    entries[name].update(changes)
+    entries[name] = {k: v for k, v in entries[name].items() if v is not None}
+    (folder / "manifest.json").write_text(json.dumps(entries))
+
+
+@pytest.mark.parametrize("file", ["../../../etc/hostname", "/etc/hostname", "sub/../../story.txt",
+                                  "..\\..\\story.txt", "C:\\data\\story.txt", "\\\\server\\share\\story.txt"])
+def test_a_manifest_file_outside_the_folder_is_refused_before_opening(
+        tiny_datasets: Path, monkeypatch: pytest.MonkeyPatch, file: str) -> None:
+    edit_manifest(tiny_datasets, "story", file=file)
+
+    opened = []
+    real_open = Path.open
+
+    def watched_open(self: Path, *args: object, **kwargs: object) -> object:
+        opened.append(self.name)
+        return real_open(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "open", watched_open)  # read_bytes and sha256_of open through Path.open
+    for call in (data.path, data.verify, data.load_text):
+        with pytest.raises(data.DatasetError, match=r"dataset 'story' names the file .* which lies outside the data "
+                                                    r"folder .* without '\.\.' or a leading '/'"):
+            call("story")
+    assert set(opened) == {"manifest.json"}
+
+
+def test_a_data_file_in_a_subfolder_is_fine(tiny_datasets: Path) -> None:
+    (tiny_datasets / "sub").mkdir()
+    (tiny_datasets / "story.txt").rename(tiny_datasets / "sub" / "story.txt")
+    edit_manifest(tiny_datasets, "story", file="sub/story.txt")
+    assert data.load_text("story").startswith("one line\n")
+
+
+@pytest.mark.parametrize("change,why", [
+    ({"file": None}, r"dataset 'story' has no file name \(got None\)"),
+    ({"file": ""}, r"dataset 'story' has no file name \(got ''\)"),
+    ({"sha256": "abc"}, r"dataset 'story' has no valid sha256 \(got 'abc'\); it must be the 64 lower-case hex digits"),
+    ({"sha256": None}, r"dataset 'story' has no valid sha256 \(got None\)"),
+    ({"unit": "chars"}, r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled"),
+])
+def test_an_incomplete_manifest_entry_says_what_is_missing(tiny_datasets: Path, change: dict, why: str) -> None:
+    edit_manifest(tiny_datasets, "story", **change)
+    with pytest.raises(data.DatasetError, match=why):
+        data.load_text("story")
+
+
+@pytest.mark.parametrize("raw,why", [("{not json", r"manifest\.json is not valid JSON \(Expecting property name"),
+                                     ("[1, 2]", r"must hold one JSON object mapping each dataset name to its entry"),
+                                     ('{"story": "story.txt"}', r"must hold one JSON object .* got dict")])
+def test_a_broken_manifest_names_itself(tiny_datasets: Path, raw: str, why: str) -> None:
+    (tiny_datasets / "manifest.json").write_text(raw)
+    with pytest.raises(data.DatasetError, match=why):
+        data.available()
+
+
+def test_data_folder_may_start_with_a_tilde(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_folder(tmp_path / "home" / "my data", {"story": b"a\nb\n"})
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("LMCOURSE_DATA", "~/my data")
+    assert data.data_dir() == tmp_path / "home" / "my data"
+    assert data.load_text("story") == "a\nb\n"
+
+
+def test_a_data_folder_that_is_not_there_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path / "nowhere"))
+    with pytest.raises(data.DatasetError, match=r"LMCOURSE_DATA=.*nowhere.* which is not a folder\. "
+                                                r"Point LMCOURSE_DATA at a folder holding a manifest\.json"):
+        data.available()
+    monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
+    with pytest.raises(data.DatasetError, match=r"LMCOURSE_DATA points to .*, which has no manifest\.json .* or unset "
+                                                r"LMCOURSE_DATA to use the shipped datasets/"):
+        data.available()
+    monkeypatch.setenv("LMCOURSE_DATA", "")  # empty is unset: the shipped datasets
+    assert "shakespeare" in data.available()
+
+
+def test_windows_and_old_mac_line_ends_load_as_newlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = b"one\r\ntwo\rthree\n\r\nfour\r\n"
+    make_folder(tmp_path, {"story": raw, "table": b"a\tb\r\n1\t2\r\n3\t4\r\n"}, {"table": "pairs"})
+    monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
+    assert data.load_text("story") == "one\ntwo\nthree\n\nfour\n"
+    assert data.sha256_of(data.verify("story")) == hashlib.sha256(raw).hexdigest()  # the check is of the exact bytes
+    assert data.load_records("table") == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+
+
+def test_a_file_that_is_not_utf8_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_folder(tmp_path, {"story": "café\n".encode("latin-1")})
+    monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
+    with pytest.raises(data.DatasetError,
+                       match=r"dataset 'story', .*story\.txt, is not UTF-8 text: byte 3 \(b'\\xe9'\)"):
+        data.load_text("story")
+
+
+def test_a_ragged_table_row_is_named_and_blank_lines_are_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_folder(tmp_path, {"ok": b"a\tb\n1\t2\n\n3\t4\n", "bad": b"a\tb\n1\t2\n3\n", "empty": b""},
+                {"ok": "pairs", "bad": "pairs", "empty": "labelled"})
+    monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
+    assert data.load_records("ok") == [{"a": "1", "b": "2"}, {"a": "3", "b": "4"}]
+    with pytest.raises(data.DatasetError, match=r"dataset 'bad': line 3 of .*bad\.txt has 1 tab-separated cells, "
+                                                r"but the header has 2 \(a, b\)"):
+        data.load_records("bad")
+    with pytest.raises(data.DatasetError, match="is empty: it needs a header line"):
+        data.load_records("empty")
+
+
+@pytest.mark.parametrize("name", [3, None, ["shakespeare"], Path("shakespeare")])
+def test_a_dataset_name_must_be_a_str(name: object) -> None:
+    for call in (data.info, data.path, data.load_text, data.splits):
+        with pytest.raises(TypeError,
+                           match=r"a dataset name is a str such as 'shakespeare' \(see data\.available\(\)\)"):
+            call(name)  # type: ignore[arg-type]
+
+
+def test_sha256_of_takes_a_str_or_a_path(tiny_datasets: Path) -> None:
+    expected = hashlib.sha256((tiny_datasets / "story.txt").read_bytes()).hexdigest()
+    assert data.sha256_of(str(tiny_datasets / "story.txt")) == data.sha256_of(tiny_datasets / "story.txt") == expected
+    with pytest.raises(TypeError, match=r"sha256_of needs the path of a file \(a str or pathlib\.Path\); got int 3"):
+        data.sha256_of(3)  # type: ignore[arg-type]
+
+
+BAD_FRACTIONS = [
+    ((1.2, 0.1), ValueError, "must each lie between 0 and 1"), ((0.9, 0.2), ValueError, "sum to less than 1"),
+    ((-0.1, 0.5), ValueError, "between 0 and 1"), ((0.0, 0.5), ValueError, "between 0 and 1"),
+    ((0.5, 0.5), ValueError, "sum to less than 1"), ((float("nan"), 0.1), ValueError, "between 0 and 1"),
+    ((True, 0.1), TypeError, "two numbers"), ((0.8,), TypeError, "two numbers"),
+    ((0.8, 0.1, 0.1), TypeError, r"two numbers \(train, valid\).*the test part gets the rest"),
+    ("ab", TypeError, "two numbers"), (0.9, TypeError, "two numbers"), ((0.8, "0.1"), TypeError, "two numbers"),
+    (None, TypeError, "two numbers"),
+]
+
+
+@pytest.mark.parametrize("fractions,error,why", BAD_FRACTIONS)
+def test_bad_fractions_are_refused(fractions: object, error: type, why: str) -> None:
+    text = "".join(f"line {i}\n" for i in range(100))
+    with pytest.raises(error, match=why):
+        data.split_text(text, fractions)  # type: ignore[arg-type]
+    with pytest.raises(error, match=why):
+        data.split_records(list(range(100)), fractions)  # type: ignore[arg-type]
+
+
+def test_own_fractions_are_used() -> None:
+    import numpy as np
+
+    parts = data.split_records(list(range(100)), [0.5, np.float32(0.25)])  # type: ignore[list-item]
+    assert (len(parts.train), len(parts.valid), len(parts.test)) == (50, 25, 25)
+    text = "".join(f"line {i:02d}\n" for i in range(100))  # 8 characters a line: the cuts fall on line starts
+    assert data.split_text(text, (0.5, 0.25)).valid.startswith("line 50\n")
+
+
+@pytest.mark.parametrize("text,error,why", [
+    (["a\n", "b\n"], TypeError, r"split_text needs a str of running text; got list: join the lines first"),
+    (b"a\nb\n", TypeError, r"got bytes: decode it first, text\.decode\('utf-8'\)"),
+    (None, TypeError, "got NoneType"),
+    ("", ValueError, r"a text of 0 characters .* the train part would be empty"),
+    ("word " * 1000, ValueError,
+     r"5000 characters and 0 line breaks .* the train part would be empty .* with line breaks"),
+    ("a\nb\n", ValueError, r"the valid part would be empty \(train 2, valid 0, test 2\)"),
+])
+def test_split_text_refuses_what_it_cannot_split(text: object, error: type, why: str) -> None:
+    with pytest.raises(error, match=why):
+        data.split_text(text)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("records,error,why", [
+    ("emma\nliam\n" * 50, TypeError,
+     r"not a str \(which would be split into single characters\); .* text\.splitlines\(\)"),
+    (b"abc" * 50, TypeError, "not a bytes"),
+    ({i: i for i in range(100)}, TypeError, r"not a dict; pass list\(d\.items\(\)\)"),
+    (set(range(100)), TypeError, r"got set: pass list\(records\)"),
+    ((i for i in range(100)), TypeError, r"got generator: pass list\(records\)"),
+    (None, TypeError, "needs a list of records; got NoneType"),
+    ([], ValueError, r"0 records cannot be split .* the train part would be empty"),
+    (list(range(5)), ValueError,
+     r"5 records cannot be split .* the valid part would be empty \(train 4, valid 0, test 1\)"),
+])
+def test_split_records_refuses_what_is_not_records(records: object, error: type, why: str) -> None:
+    with pytest.raises(error, match=why):
+        data.split_records(records)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("seed", [1.5, -1, "1", True, None])
+def test_split_seed_must_be_a_whole_number(seed: object) -> None:
+    with pytest.raises(ValueError, match=r"seed must be a whole number >= 0, e\.g\. seed=1234"):
+        data.split_records(list(range(100)), seed=seed)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"seed must be a whole number >= 0"):
+        data.split_labelled([{"label": "a"}] * 100, seed=seed)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("records,error,why", [
+    ([{"text": "a"}] * 100, TypeError, r"dicts with a 'label', as load_records gives; record 0 is \{'text': 'a'\}"),
+    (["a"] * 100, TypeError, r"record 0 is 'a'"),
+    ("abc", TypeError, "not a str"),
+    ([{"label": ["a"]}] * 100, TypeError, r"record 0 has label \['a'\]: a label is a str"),
+    ([], ValueError, "got no records: nothing to split"),
+    ([{"label": "a"}] * 100 + [{"label": "b"}] * 5, ValueError,
+     r"the 5 records of label 'b' cannot be split .* valid part would be empty .* at least 6 records"),
+])
+def test_split_labelled_refuses_bad_records(records: object, error: type, why: str) -> None:
+    with pytest.raises(error, match=why):
+        data.split_labelled(records)  # type: ignore[arg-type]
+    assert len(data.split_labelled([{"label": "a"}] * 6).valid) == 1  # 6 records per label are enough

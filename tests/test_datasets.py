@@ -11,6 +11,8 @@ import collections
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -127,6 +129,29 @@ def test_readme_has_a_section_per_dataset():
     for name in NAMES:
         assert f"`{MANIFEST[name]['file']}`" in readme
         assert re.search(rf"^## .*\b{re.escape(MANIFEST[name]['file'])}\b", readme, flags=re.M), name
+
+
+def check_attr(attribute: str, files: list[str]) -> dict[str, str]:
+    """``git check-attr`` of the files (paths from the repository root): file -> unset / set / auto / lf..."""
+    root = DATASETS.parent
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("needs git and a git checkout of the repository")
+    out = subprocess.run(["git", "check-attr", attribute, "--", *files], cwd=root, capture_output=True,
+                         text=True, check=True).stdout
+    return dict(line.rsplit(f": {attribute}: ", 1) for line in out.splitlines())
+
+
+def test_gitattributes_keep_every_data_file_byte_exact():
+    # With core.autocrlf=true, git on Windows would write "\r\n" into a file it thinks is text, and the
+    # checksum (of the exact bytes) would fail: every checksummed file must be -text.
+    files = sorted(f"datasets/{entry['file']}" for entry in MANIFEST.values()) + ["datasets/manifest.json"]
+    assert check_attr("text", files) == {f: "unset" for f in files}
+
+
+def test_gitattributes_check_out_notebooks_and_scripts_with_lf():
+    files = ["chapters/00_setup.ipynb", "solutions/01_text_data.ipynb", "lmcourse/data.py", ".ci/run"]
+    assert check_attr("eol", files) == {f: "lf" for f in files}
+    assert check_attr("text", files) == {f: "auto" for f in files}
 
 
 # --- content checks: the cleaning did what the datasheet says --------------

@@ -45,3 +45,112 @@ def test_heatmap_shows_the_matrix_with_labels() -> None:
     with pytest.raises(ValueError, match=r"3 row labels for a matrix of shape \(2, 2\)"):
         plot.heatmap(np.ones((2, 2)), row_labels=["a", "b", "c"])
     plt.close("all")
+
+
+@pytest.mark.parametrize("curves,error,why", [
+    ({"t": 3.0}, TypeError, r"curve 't': the values must be a list of numbers, e\.g\. \[2\.3, 1\.9, 1\.7\]"),
+    ({"t": "abc"}, TypeError, "got str 'abc'"),
+    ({"t": None}, TypeError, "got NoneType"),
+    ({"t": (x for x in [1.0])}, TypeError, r"got generator .*: pass list\(\.\.\.\)"),
+    ({"t": []}, ValueError, r"curve 't' is empty: nothing to plot"),
+    ({"t": ([], [])}, ValueError, "curve 't' is empty"),
+    ({"t": ["a", "b"]}, TypeError, r"curve 't': value 0 is 'a', not a number"),
+    ({"t": [1.0, True]}, TypeError, r"curve 't': value 1 is True, not a number"),
+    ({"t": [[1, 2], [3, 4]]}, TypeError, r"value 0 is \[1, 2\], not a number; a curve is a flat list of numbers"),
+    ({"t": torch.ones(2, 3)}, TypeError, r"value 0 is tensor\(\[1\., 1\., 1\.\]\), not a number"),
+    ({"t": (["a", "b"], [1.0, 2.0])}, TypeError, r"curve 't': step 0 is 'a', not a number"),
+])
+def test_loss_curves_names_the_bad_curve(curves: object, error: type, why: str) -> None:
+    plt.close("all")
+    with pytest.raises(error, match=why):
+        plot.loss_curves(curves)  # type: ignore[arg-type]
+    assert plt.get_fignums() == []
+
+
+def test_loss_curves_takes_tensors_with_gradients_without_a_warning(recwarn: pytest.WarningsRecorder) -> None:
+    losses = [torch.tensor(2.0, requires_grad=True) * 1.5, torch.tensor(1.0, requires_grad=True)]  # no .item()
+    ax = plot.loss_curves({"train": losses, "valid": torch.tensor([3.0, 2.0], requires_grad=True)})
+    assert [list(line.get_ydata()) for line in ax.get_lines()] == [[3.0, 1.0], [3.0, 2.0]]
+    assert not [w for w in recwarn if "requires_grad" in str(w.message)]
+    plt.close("all")
+
+
+@pytest.mark.parametrize("call", [lambda ax: plot.loss_curves({"t": [1.0]}, ax=ax),
+                                  lambda ax: plot.heatmap(np.ones((2, 2)), ax=ax)])
+def test_ax_must_be_axes(call) -> None:  # type: ignore[no-untyped-def]
+    plt.close("all")
+    for bad in ("x", 3, plt):
+        with pytest.raises(TypeError, match=r"ax must be a matplotlib Axes, e\.g\. from `fig, ax = plt\.subplots\(\)`"):
+            call(bad)
+    assert plt.get_fignums() == []
+    _, ax = plt.subplots()
+    assert call(ax) is ax
+    plt.close("all")
+
+
+def test_flags_must_be_bools() -> None:
+    with pytest.raises(TypeError, match="logy must be True or False, got str 'no'"):
+        plot.loss_curves({"t": [1.0, 2.0]}, logy="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="annotate must be True or False, got str 'no'"):
+        plot.heatmap(np.ones((2, 2)), annotate="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kwargs,error,why", [
+    ({"matrix": [["a", "b"], ["c", "d"]]}, TypeError, r"heatmap needs a matrix of real numbers, got dtype <U1"),
+    ({"matrix": np.ones((2, 2)) * 1j}, TypeError, "got dtype complex128"),
+    ({"matrix": [[1, 2], [3]]}, ValueError, "needs a 2-D array, but the rows given have different lengths"),
+    ({"matrix": None}, ValueError, r"needs a 2-D array, got shape \(\) \(NoneType\)"),
+    ({"matrix": np.zeros((0, 3))}, ValueError, r"empty matrix of shape \(0, 3\): nothing to show"),
+    ({"row_labels": "ab"}, TypeError, r"row_labels must be a list of labels, e\.g\. list\('abc'\); got str 'ab'"),
+    ({"col_labels": (c for c in "ab")}, TypeError, "col_labels must be a list of labels"),
+    ({"row_labels": 3}, TypeError, "got int 3"),
+    ({"annotate": True, "fmt": "%.2f"}, ValueError, r"fmt='%\.2f' has no \{\} field, so every cell would read '%\.2f'"),
+    ({"annotate": True, "fmt": "{:d}"}, ValueError, r"fmt='\{:d\}' cannot format the value .*Unknown format code 'd'"),
+    ({"annotate": True, "fmt": "{x}"}, ValueError, r"fmt='\{x\}' cannot format the value .*KeyError"),
+    ({"annotate": True, "fmt": 3}, TypeError, r"fmt must be a str\.format pattern such as '\{:\.2g\}'"),
+])
+def test_heatmap_rejects_what_it_cannot_draw(kwargs: dict, error: type, why: str) -> None:
+    plt.close("all")
+    kwargs = {"matrix": np.ones((2, 2)), **kwargs}
+    with pytest.raises(error, match=why):
+        plot.heatmap(**kwargs)
+    assert plt.get_fignums() == []
+
+
+def test_heatmap_takes_bfloat16_and_bools() -> None:
+    ax = plot.heatmap(torch.tensor([[0.5, 1.5]], dtype=torch.bfloat16))
+    np.testing.assert_array_equal(ax.get_images()[0].get_array(), [[0.5, 1.5]])
+    ax = plot.heatmap(np.eye(2, dtype=bool), annotate=True, fmt="{}")
+    assert [t.get_text() for t in ax.texts] == ["True", "False", "False", "True"]
+    plt.close("all")
+
+
+# --- the course map (lmcourse.course), drawn in chapter 00 --------------------------------------
+
+def test_chapter_lookup_and_its_errors() -> None:
+    from lmcourse import course
+
+    assert course.chapter("06").slug == "06_lstm"
+    with pytest.raises(TypeError, match=r"a chapter number is a two-digit str, e\.g\. chapter\('06'\); got int 6: "
+                                        r"write chapter\('06'\)"):
+        course.chapter(6)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="got NoneType None"):
+        course.chapter(None)  # type: ignore[arg-type]
+    for near in ("6", "06 ", "06_lstm"):
+        with pytest.raises(KeyError, match=r"no chapter .*; the chapters are 00, 01, .*, 13\. Did you mean '06'\?"):
+            course.chapter(near)
+    with pytest.raises(KeyError, match=r"no chapter '14'; the chapters are 00, .*, 13\.\"$"):
+        course.chapter("14")
+
+
+def test_course_map_draws_on_given_axes_and_rejects_others() -> None:
+    from lmcourse import course
+
+    plt.close("all")
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        course.draw_map(ax="x")  # type: ignore[arg-type]
+    assert plt.get_fignums() == []
+    _, ax = plt.subplots()
+    assert course.draw_map(ax) is ax
+    assert sorted(t.get_text() for t in ax.texts if t.get_text().isdigit()) == [c.number for c in course.CHAPTERS]
+    plt.close("all")

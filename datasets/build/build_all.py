@@ -15,14 +15,16 @@ vocabulary, word types, lines per file) and refreshes the summary table in
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import re
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+# This folder's build modules, then the repository root, so that `import lmcourse` finds this checkout's
+# package (the build environment need not have it installed; lmcourse.data imports only the standard
+# library, so the build needs neither torch nor numpy).
+sys.path[:0] = [str(HERE), str(HERE.parent.parent)]
 
 import authorship  # noqa: E402
 import kjv  # noqa: E402
@@ -31,6 +33,7 @@ import names  # noqa: E402
 import pride_and_prejudice  # noqa: E402
 import shakespeare  # noqa: E402
 import tang_poems  # noqa: E402
+from lmcourse.data import sha256_of  # noqa: E402
 
 DATASETS = {
     "shakespeare": shakespeare,
@@ -48,7 +51,7 @@ def file_stats(path: Path) -> dict:
     text = data.decode("utf-8")
     assert text.endswith("\n") and not text.endswith("\n\n") and "\r" not in text, path
     return {
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "sha256": sha256_of(path),  # the loader's own function: one definition of the checksum
         "bytes": len(data),
         "chars": len(text),
         "vocab": len(set(text)),

@@ -8,17 +8,21 @@ data), and unpacks it into the cache.
 
 The cache lives in ``$LMCOURSE_BUILD_CACHE`` (default
 ``/tmp/lmcourse-build-cache``); delete it to force fresh downloads.
+
+Checksums use :func:`lmcourse.data.sha256_of`, the loader's own function;
+``build_all.py`` puts the repository root on ``sys.path`` for it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
+
+from lmcourse.data import sha256_of
 
 CACHE = Path(os.environ.get("LMCOURSE_BUILD_CACHE", "/tmp/lmcourse-build-cache"))
 
@@ -39,14 +43,6 @@ ARCHIVE_SHA256 = {
 }
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _run(cmd: list[str], cwd: Path) -> None:
     print("  $", " ".join(cmd), flush=True)
     subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -55,7 +51,7 @@ def _run(cmd: list[str], cwd: Path) -> None:
 def _checked(path: Path) -> Path:
     """Return ``path`` after checking it against ARCHIVE_SHA256."""
     want = ARCHIVE_SHA256.get(path.name)
-    got = sha256_file(path)
+    got = sha256_of(path)
     if want is None:
         raise RuntimeError(f"{path.name}: no recorded sha256 (got {got}); add it to fetch.py")
     if got != want:
