@@ -20,25 +20,40 @@ class Chapter:
     title: str
     needs: tuple[str, ...]  # the chapters to read first
     reading_min: int  # estimated reading and exercise time, minutes
+    short: str = ""  # the label on the course map, at most two short lines
     spine: bool = False  # on the n-gram -> smoothing -> LSTM -> Transformer spine
     run_budget_s: int = 60  # most seconds one copy of the notebook may run at the ci scale (see CONTRIBUTING.md)
 
 
 CHAPTERS: tuple[Chapter, ...] = (
-    Chapter("00", "00_setup", "Set-up, course map, exercises", (), 20, run_budget_s=15),
-    Chapter("01", "01_text_data", "Text as data: cleaning, tokenisation, splits", ("00",), 60, run_budget_s=30),
-    Chapter("02", "02_ngram_counting", "n-gram counting, sampling, perplexity", ("01",), 60, spine=True, run_budget_s=30),
-    Chapter("03", "03_ngram_smoothing", "Smoothing: add-k, interpolation, Kneser-Ney", ("02",), 60, spine=True, run_budget_s=45),
-    Chapter("04", "04_neural_lm", "From counts to parameters: the MLP language model", ("02",), 75, run_budget_s=60),
-    Chapter("05", "05_rnn", "Recurrent networks and backpropagation through time", ("04",), 60, run_budget_s=45),
-    Chapter("06", "06_lstm", "The LSTM from scratch, checked against torch", ("05", "03"), 75, spine=True, run_budget_s=60),
-    Chapter("07", "07_attention", "Attention and multi-head attention", ("04",), 60, run_budget_s=30),
-    Chapter("08", "08_transformer", "A decoder-only Transformer; the grand comparison", ("06", "07"), 90, spine=True, run_budget_s=60),
-    Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60, run_budget_s=60),
-    Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60, run_budget_s=45),
-    Chapter("11", "11_applications", "Applications: generation, classification, translation", ("09", "10"), 75, run_budget_s=60),
-    Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60, run_budget_s=60),
-    Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45, run_budget_s=30),
+    Chapter("00", "00_setup", "Set-up, course map, exercises", (), 20,
+            short="set-up", run_budget_s=15),
+    Chapter("01", "01_text_data", "Text as data: cleaning, tokenisation, splits", ("00",), 60,
+            short="text as\ndata", run_budget_s=30),
+    Chapter("02", "02_ngram_counting", "n-gram counting, sampling, perplexity", ("01",), 60,
+            short="n-gram\ncounts", spine=True, run_budget_s=30),
+    Chapter("03", "03_ngram_smoothing", "Smoothing: add-k, interpolation, Kneser-Ney", ("02",), 60,
+            short="smoothing", spine=True, run_budget_s=45),
+    Chapter("04", "04_neural_lm", "From counts to parameters: the MLP language model", ("02",), 75,
+            short="neural\nLM (MLP)", run_budget_s=60),
+    Chapter("05", "05_rnn", "Recurrent networks and backpropagation through time", ("04",), 60,
+            short="RNN,\nBPTT", run_budget_s=45),
+    Chapter("06", "06_lstm", "The LSTM from scratch, checked against torch", ("05", "03"), 75,
+            short="LSTM", spine=True, run_budget_s=60),
+    Chapter("07", "07_attention", "Attention and multi-head attention", ("04",), 60,
+            short="attention", run_budget_s=30),
+    Chapter("08", "08_transformer", "A decoder-only Transformer; the grand comparison", ("06", "07"), 90,
+            short="Trans-\nformer", spine=True, run_budget_s=60),
+    Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60,
+            short="training", run_budget_s=60),
+    Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60,
+            short="evaluation", run_budget_s=45),
+    Chapter("11", "11_applications", "Applications: generation, classification, translation", ("09", "10"), 75,
+            short="applica-\ntions", run_budget_s=60),
+    Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60,
+            short="cost,\nscale", run_budget_s=60),
+    Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45,
+            short="eco-\nsystem", run_budget_s=30),
 )
 
 
@@ -62,7 +77,7 @@ def draw_map(ax: "Axes | None" = None) -> "Axes":
     """Draw the chapters as boxes in reading order, with an arrow from each prerequisite; the spine in red."""
     from lmcourse.plot import _axes
 
-    ax = _axes(ax, figsize=(11.5, 4.0))
+    ax = _axes(ax, figsize=(12.0, 3.8))
     # Two rows: the spine along the top, everything else below, both in reading order.
     pos = {ch.number: (i, 1.0 if ch.spine else 0.0) for i, ch in enumerate(CHAPTERS)}
     for ch in CHAPTERS:
@@ -78,10 +93,10 @@ def draw_map(ax: "Axes | None" = None) -> "Axes":
         ax.text(x, y, ch.number, ha="center", va="center", fontsize=10, fontweight="bold",
                 bbox=dict(boxstyle="round", fc="mistyrose" if ch.spine else "aliceblue",
                           ec="tab:red" if ch.spine else "tab:blue"))
-        ax.text(x, y - 0.22 if not ch.spine else y + 0.22, ch.slug[3:].replace("_", "\n"),
-                ha="center", va="top" if not ch.spine else "bottom", fontsize=7)
+        ax.text(x, y - 0.2 if not ch.spine else y + 0.2, ch.short or ch.slug[3:].replace("_", "\n"),
+                ha="center", va="top" if not ch.spine else "bottom", fontsize=9, linespacing=1.1)
     ax.set_xlim(-0.7, len(CHAPTERS) - 0.3)
-    ax.set_ylim(-0.75, 1.6)
+    ax.set_ylim(-0.8, 1.7)
     ax.set_yticks([0, 1], labels=["other chapters", "the spine"])
     ax.set_xticks([])
     ax.set_xlabel("reading order →")

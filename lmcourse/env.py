@@ -166,6 +166,18 @@ def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc
     return tqdm(iterable, total=total, desc=desc, disable=under_test(), leave=True)
 
 
+def _sharp_inline_figures() -> None:
+    """In a notebook, store figures as PNG at twice their pixel size ("retina"), so they stay sharp on a
+    high-density screen; at 80 dpi and 6.4 x 3.6 inches a line plot stays a few tens of kilobytes."""
+    try:
+        from IPython import get_ipython
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+    except ImportError:  # plain Python: nothing to configure
+        return
+    if get_ipython() is not None:
+        set_matplotlib_formats("retina")
+
+
 def setup(seed: int = 0, device: "str | torch.device | None" = None, quiet: bool = False) -> "torch.device":
     """Seed every generator, pin threads if asked, pick the device, print one line; return the device.
 
@@ -195,6 +207,7 @@ def setup(seed: int = 0, device: "str | torch.device | None" = None, quiet: bool
         torch.backends.cudnn.deterministic = True
     # Figures small enough that a notebook with a dozen plots stays light to store.
     matplotlib.rcParams.update({"figure.dpi": 80, "figure.figsize": (6.4, 3.6)})
+    _sharp_inline_figures()
     if not quiet:
         py = ".".join(platform.python_version_tuple()[:2])
         print(

@@ -74,8 +74,12 @@ def test_recorded_run_time_is_within_the_chapters_budget(path: Path) -> None:
 
 @pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
 def test_header_states_the_chapters_budget(path: Path) -> None:
-    """The run time a chapter's header promises is its budget, the bound the builder enforces."""
+    """One wording for the times in every header: the course map's reading time, and the budget as run time."""
+    from lmcourse.course import CHAPTERS
+
     header = read(path).cells[0].source
+    minutes = next(ch.reading_min for ch in CHAPTERS if ch.slug == path.stem)
+    assert f"**Estimated time.** Reading and exercises: {minutes} minutes. " in header, header
     assert f"CPU run time: under {nbtools.budget(path)} seconds" in header, header
 
 
