@@ -117,7 +117,7 @@ def good_notebook() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(
-            "# 99 · Demo\n**Learning objectives** ... **Prerequisites** ... reading time 5 min, run time 1 s. "
+            "# 99 · Demo\n**Learning objectives** ... **Prerequisites** ... reading and exercises 5 min, run time 1 s. "
             "**Solutions** in solutions/."
         ),
         nbformat.v4.new_code_cell("import lmcourse\ndevice = lmcourse.setup()", execution_count=1),

@@ -68,7 +68,7 @@ CODE_BEGIN, CODE_END = "# BEGIN SOLUTION", "# END SOLUTION"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 STUB = 'raise NotImplementedError("exercise: replace this line with your code")'
 MD_STUB = "*Your answer here.*"
-HEADER_FIELDS = ("learning objectives", "prerequisites", "reading time", "run time", "solutions")
+HEADER_FIELDS = ("learning objectives", "prerequisites", "reading and exercises", "run time", "solutions")
 ABSOLUTE_PATH = re.compile(r"(/home/|/Users/|/root/|/work/|/tmp/|[A-Za-z]:\\\\Users\\\\)")
 
 
