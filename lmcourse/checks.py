@@ -757,3 +757,218 @@ def ch01_oov_rate(oov_rate: Callable[[list[str], list[str]], Any]) -> None:
             hint = "a test token is out of vocabulary when its word is not among the training words."
         expect_close(ex, f"oov_rate({train}, {test})", value, expected, hint, rtol=1e-6, atol=1e-9)
     passed(ex, "the out-of-vocabulary rate is measured over test tokens")
+
+def _bpe_merges(pieces: list[str], num_merges: int, count: str = "weighted", tie: str = "smallest",
+                first_id: int = 256) -> list[tuple[int, int]]:
+    """The textbook BPE loop over ``pieces`` (pre-tokenised chunks, repeats included), with the knobs that
+    typical wrong answers turn: ``count`` "weighted" (every pair of every chunk occurrence), "types"
+    (each distinct chunk once) or "presence" (a pair once per chunk); ``tie`` "smallest", "largest" or
+    "first" (the first pair seen, as ``max(counts, key=counts.get)``); ``first_id`` of the new ids."""
+    from collections import Counter
+
+    from lmcourse.tokenize import _merge
+
+    seqs = [list(p.encode("utf-8")) for p in (dict.fromkeys(pieces) if count == "types" else pieces)]
+    merges: list[tuple[int, int]] = []
+    for k in range(num_merges):
+        pairs = [set(zip(ids, ids[1:])) if count == "presence" else zip(ids, ids[1:]) for ids in seqs]
+        counts = Counter(p for chunk in pairs for p in chunk)
+        if not counts:
+            break
+        pair = (min(counts, key=lambda p: (-counts[p], p)) if tie == "smallest" else
+                max(counts, key=lambda p: (counts[p], p)) if tie == "largest" else max(counts, key=counts.__getitem__))
+        merges.append(pair)
+        seqs = [_merge(ids, pair, first_id + k) for ids in seqs]
+    return merges
+
+
+def _bpe_encode(text: str, merges: list[tuple[int, int]], mode: str = "learned order") -> list[int]:
+    """Encode ``text`` with ``merges`` the right way (``mode`` "learned order": in each chunk, merge k applied
+    with id 256 + k, for k = 0, 1, ...) or one of the typical wrong ways: "whole text" (no pre-tokenisation),
+    "text frequency" (the learned pair most frequent in the text first), "leftmost" (the first learned pair
+    found in a chunk first), "found once" (each learned pair found in the chunk, once, in the order found),
+    "reversed" (the merges from last to first), "rank ids" (merge k gives id k)."""
+    from collections import Counter
+
+    from lmcourse.tokenize import _merge, pretokenize
+
+    ranks = {p: k for k, p in enumerate(merges)}
+    seqs = [list(c.encode("utf-8")) for c in ([text] if mode == "whole text" else pretokenize(text))]
+    if mode == "text frequency":
+        while True:
+            counts = Counter(p for ids in seqs for p in zip(ids, ids[1:]) if p in ranks)
+            if not counts:
+                return [i for ids in seqs for i in ids]
+            pair = max(counts, key=counts.__getitem__)
+            seqs = [_merge(ids, pair, 256 + ranks[pair]) for ids in seqs]
+    out: list[int] = []
+    for ids in seqs:
+        if mode == "leftmost":
+            while (pair := next((p for p in zip(ids, ids[1:]) if p in ranks), None)) is not None:
+                ids = _merge(ids, pair, 256 + ranks[pair])
+        elif mode == "found once":
+            for pair in [p for p in dict.fromkeys(zip(ids, ids[1:])) if p in ranks]:
+                ids = _merge(ids, pair, 256 + ranks[pair])
+        else:
+            order = reversed(range(len(merges))) if mode == "reversed" else range(len(merges))
+            for k in order:
+                ids = _merge(ids, merges[k], k if mode == "rank ids" else 256 + k)
+        out += ids
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _bpe_texts() -> tuple[str, str, str]:
+    """From the Shakespeare corpus: its first 3,000 characters (to train on), its first 20,000 (to learn the
+    merges that ``encode`` is handed) and 1,500 characters from the first speech after those (to encode)."""
+    from lmcourse import data
+
+    text = data.load_text("shakespeare")
+    start = text.index("\n\n", 20000) + 2
+    return text[:3000], text[:20000], text[start:start + 1500]
+
+
+def _bpe_merge_list(ex: str, what: str, got: Any, expected: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The learner's merges as a list of (int, int) tuples, or a failure that says what they returned instead."""
+    if isinstance(got, dict):
+        fail(ex, f"{what} should return a list of merges", expected[:5], got,
+             "return the merges as a list of pairs in the order learned, [(a, b), ...]: merge k is the pair "
+             "that became id 256 + k (list(d) of a dict {pair: id} gives that list).")
+    pairs = [tuple(p) for p in got if isinstance(p, (tuple, list))] if isinstance(got, (list, tuple)) else None
+    if pairs is None or len(pairs) != len(got) or any(len(p) != 2 or _whole(p[0]) is None or _whole(p[1]) is None
+                                                       for p in pairs):
+        fail(ex, f"{what} should return a list of merges, pairs of ids", expected[:5], got,
+             "return a list of (a, b) tuples of int ids, in the order they were learned.")
+    return [(_whole(a), _whole(b)) for a, b in pairs]  # type: ignore[misc]
+
+
+def _bpe_train_mistake(text: str, got: list[tuple[int, int]], expected: list[tuple[int, int]], k: int) -> str:
+    """The hint for a train answer that first differs from ``expected`` at merge ``k``."""
+    from collections import Counter
+
+    from lmcourse.tokenize import _merge, pretokenize
+
+    pieces = pretokenize(text)
+    variants = {
+        "pre-tokenise first (tk.pretokenize(text)) and count pairs inside each chunk only: merges never cross "
+        "a chunk boundary, such as the one between a word and the space before the next.": [text],
+        "pre-tokenise with tk.pretokenize(text), not text.split(): the space before a word belongs to it "
+        "(' the'), and punctuation is a chunk of its own.": text.split(),
+    }
+    for hint, alt in variants.items():
+        if _bpe_merges(alt, k + 1) == got[: k + 1]:
+            return hint
+    knobs = {
+        "count each pair once per occurrence of its chunk: ' the' occurring 30 times counts 30 times, "
+        "not once per distinct chunk.": {"count": "types"},
+        "count every occurrence of a pair, twice if it occurs twice in a chunk (zip(ids, ids[1:]), "
+        "not a set of pairs).": {"count": "presence"},
+        "ties go to the smallest pair (compared as tuples): min(counts, key=lambda p: (-counts[p], p)); "
+        "you took the largest.": {"tie": "largest"},
+        "ties go to the smallest pair (compared as tuples): min(counts, key=lambda p: (-counts[p], p)); "
+        "max(counts, key=counts.get) and most_common() take the first pair seen.": {"tie": "first"},
+        "merge k creates id 256 + k: the first merge is 256, the second 257, and so on (0-255 are the bytes).":
+            {"first_id": 257},
+        "merge k creates id 256 + k: the first merge is 256, not 255 (0-255 are the bytes).": {"first_id": 255},
+    }
+    for hint, knob in knobs.items():
+        if _bpe_merges(pieces, k + 1, **knob) == got[: k + 1]:  # type: ignore[arg-type]
+            return hint
+    pair = got[k]
+    if any(i >= 256 + k for i in pair):
+        return (f"merge {k} can only use ids made so far (0-{255 + k}): merge k creates id 256 + k, "
+                "the first merge 256, the second 257, ...")
+    if pair in got[:k]:
+        return ("that pair was merged before: after each merge, replace the pair in every chunk (with your merge) "
+                "before counting again.")
+    seqs = [list(p.encode("utf-8")) for p in pieces]
+    for j, p in enumerate(expected[:k]):
+        seqs = [_merge(ids, p, 256 + j) for ids in seqs]
+    counts = Counter(p for ids in seqs for p in zip(ids, ids[1:]))
+    best = expected[k]
+    if counts[pair] == counts[best]:
+        return (f"{pair} and {best} both occur {counts[best]} times here: ties go to the smallest pair "
+                "(compared as tuples), min(counts, key=lambda p: (-counts[p], p)).")
+    absent = [i for i in pair if i < 256 and i not in text.encode("utf-8")]
+    if counts[pair] == 0 and absent:
+        return (f"byte {absent[0]} does not occur in this text: ids 0-255 are the bytes, and merge k creates "
+                "id 256 + k (the first merge 256, the second 257, ...).")
+    if counts[pair] == 0:
+        return (f"{pair} does not occur inside any chunk after the first {k} merges: each merge must replace its "
+                "pair in every chunk, with id 256 + k, and pairs are counted inside chunks only.")
+    return (f"after {k} merges the most frequent pair inside the chunks (each chunk counted as often as it occurs) "
+            f"is {best}, {counts[best]} times; {pair} occurs {counts[pair]} times. Recount all pairs after each merge.")
+
+
+@checker
+def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list[tuple[int, int]]], Any]) -> None:
+    """Exercise 01.5: ``train(text, num_merges)`` learns BPE merges, ``encode(text, merges)`` applies them.
+
+    ``train`` must give the merges of :class:`lmcourse.tokenize.BPETokenizer` (byte-level, text pre-tokenised
+    with ``pretokenize``, the most frequent pair counted over every chunk occurrence, ties to the smallest
+    pair, merge k creating id 256 + k, stopping early only when no pair is left), as a list of pairs.
+    ``encode`` must give the package's ids for the merges it is handed: in each chunk, the merges in the
+    order learned. It is checked with the package's merges, so each function is judged on its own.
+    """
+    from lmcourse.tokenize import BPETokenizer
+
+    ex = "01.5 (BPE)"
+    train_text, merges_text, passage = _bpe_texts()
+    crash = ("stop when no pair is left (every chunk is one token): a short text has fewer pairs than "
+             "num_merges. Otherwise run your train on this input yourself and read the traceback above.")
+    for text, num_merges in ((train_text, 40), ("To be, or not to be: that is the question.", 30)):
+        expected = BPETokenizer(num_merges).fit(text).merges
+        shown = f"train({text[:20]!r}..., {num_merges})" if len(text) > 20 else f"train({text!r}, {num_merges})"
+        got = _bpe_merge_list(ex, shown, call(ex, train, text, num_merges, hint=crash), expected)
+        if got == expected:
+            continue
+        k = next((j for j, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
+        if k == len(got):
+            fail(ex, f"{shown} stopped after {len(got)} merges", f"{len(expected)} merges", f"{len(got)} merges",
+                 f"keep merging until {num_merges} merges are made or no pair is left at all; "
+                 "a pair seen only once is still merged.")
+        if k == len(expected):
+            fail(ex, f"{shown} made too many merges", f"{len(expected)} merges", f"{len(got)} merges",
+                 f"make num_merges merges ({num_merges}) at most, and fewer only if no pair is left.")
+        right = "merge 0 was right" if k == 1 else f"merges 0-{k - 1} were right"
+        fail(ex, f"{shown}: merge {k} (id {256 + k}) differs; {right}" if k else
+             f"{shown}: the first merge (id 256) differs", expected[k], got[k],
+             _bpe_train_mistake(text, got, expected, k))
+    tokenizer = BPETokenizer(100).fit(merges_text)
+    merges = tokenizer.merges
+    for text in (passage, "Thou know'st 'tis so; O'er-leap it, and thou'rt there.\n",
+                 "Naïve café — 3 ﬁsh, 12 ships!", ""):
+        given = list(merges)
+        shown = f"encode({text[:20]!r}..., merges)" if len(text) > 20 else f"encode({text!r}, merges)"
+        got = call(ex, encode, text, given)
+        if given != merges:
+            fail(ex, f"{shown} changed the list of merges it was given", f"{len(merges)} merges as given",
+                 f"{len(given)} merges, changed", "read the merges; don't modify the list (copy it if you must).")
+        expected = tokenizer.encode(text)
+        ids = _numbers(got, whole=True)
+        if ids is None or ids.ndim != 1:
+            fail(ex, f"{shown} should return one flat list of ids", expected[:10], got,
+                 "return a single list of int ids for the whole text: extend it chunk by chunk (ids += chunk_ids).")
+        got_ids = ids.tolist()
+        if got_ids == expected:
+            continue
+        modes = {
+            "whole text": "pre-tokenise in encode too, and merge inside each chunk: merges never cross a chunk "
+                          "boundary.",
+            "text frequency": "apply the merges in the order they were learned (merge 0 first), not by how often "
+                              "their pairs occur in the text being encoded.",
+            "leftmost": "apply the merges in the order they were learned (the lowest-ranked pair present first), "
+                        "not the first learned pair found from the left.",
+            "found once": "apply every merge in the order learned (merge 0, then 1, ...): looking once at the pairs "
+                          "found in the text misses the pairs that merging creates, and takes them in the wrong order.",
+            "reversed": "apply the merges from the first learned to the last: a later merge builds on earlier ones.",
+            "rank ids": "merge k gives id 256 + k, not k (ids 0-255 are the bytes).",
+        }
+        hint = next((h for mode, h in modes.items() if got_ids == _bpe_encode(text, merges, mode)),
+                    "in each chunk of tk.pretokenize(text), start from its UTF-8 bytes and apply merge k = 0, 1, 2, "
+                    "... with your merge, giving id 256 + k.")
+        at = next((j for j, (a, b) in enumerate(zip(got_ids, expected)) if a != b), min(len(got_ids), len(expected)))
+        start = max(0, at - 2)
+        fail(ex, f"{shown}: the ids differ from position {at} (shown from position {start})",
+             expected[start: at + 6], got_ids[start: at + 6], hint)
+    passed(ex, "train learns the reference merges, and encode applies them in the order learned")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from lmcourse import checks
+from lmcourse import tokenize as tk
 
 
 def stub(*args: object) -> None:
@@ -474,6 +475,195 @@ def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
         checks.ch01_oov_rate(wrong)  # type: ignore[arg-type]
 
 
+def bpe_train(text: str, num_merges: int) -> list[tuple[int, int]]:
+    """The model solution of exercise 01.5, as a learner writes it with tk.pretokenize and their merge."""
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+    merges = []
+    for k in range(num_merges):
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]))
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        merges.append(pair)
+        chunks = [merge(ids, pair, 256 + k) for ids in chunks]
+    return merges
+
+
+def bpe_encode(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = []
+    for chunk in tk.pretokenize(text):
+        chunk_ids = list(chunk.encode("utf-8"))
+        for k, pair in enumerate(merges):
+            chunk_ids = merge(chunk_ids, pair, 256 + k)
+        ids += chunk_ids
+    return ids
+
+
+def bpe_train_weighted_types(text: str, num_merges: int) -> list[list[int]]:
+    """Right too: distinct chunks weighted by their counts, merges returned as lists of numpy ints."""
+    types = Counter(tk.pretokenize(text))
+    words = {w: list(w.encode("utf-8")) for w in types}
+    merges: list[list[int]] = []
+    for k in range(num_merges):
+        counts: Counter[tuple[int, int]] = Counter()
+        for w, ids in words.items():
+            for p in zip(ids, ids[1:]):
+                counts[p] += types[w]
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        merges.append([np.int64(pair[0]), np.int64(pair[1])])
+        words = {w: merge(ids, pair, 256 + k) for w, ids in words.items()}
+    return merges  # type: ignore[return-value]
+
+
+def bpe_encode_lowest_rank(text: str, merges: list[tuple[int, int]]) -> torch.Tensor:
+    """Right too: repeatedly merge the lowest-ranked pair present; the ids as a torch tensor."""
+    ranks = {tuple(p): k for k, p in enumerate(merges)}
+    out = []
+    for chunk in tk.pretokenize(text):
+        ids = list(chunk.encode("utf-8"))
+        while len(ids) > 1:
+            pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
+            if pair not in ranks:
+                break
+            ids = merge(ids, pair, 256 + ranks[pair])
+        out += ids
+    return torch.tensor(out, dtype=torch.long)
+
+
+def test_the_checkers_naive_bpe_is_the_package_s() -> None:
+    text = checks._bpe_texts()[0]
+    assert checks._bpe_merges(tk.pretokenize(text), 40) == tk.BPETokenizer(40).fit(text).merges == bpe_train(text, 40)
+    merges = tk.BPETokenizer(60).fit(text).merges
+    assert checks._bpe_encode(text, merges) == tk.BPETokenizer(60).fit(text).encode(text) == bpe_encode(text, merges)
+
+
+@pytest.mark.parametrize("train,encode", [(bpe_train, bpe_encode), (bpe_train_weighted_types, bpe_encode_lowest_rank),
+                                          (bpe_train, lambda t, m: np.array(bpe_encode(t, m), dtype=np.int32))])
+def test_ch01_bpe_accepts_right_answers(train: object, encode: object, capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch01_bpe_train(train, encode)  # type: ignore[arg-type]
+    assert capsys.readouterr().out.startswith("✓ exercise 01.5")
+
+
+def bpe_train_variant(pieces: object = tk.pretokenize, count: str = "weighted", tie: str = "smallest",
+                      first_id: int = 256, update: bool = True, stop_at_one: bool = False, extra: int = 0) -> object:
+    """A wrong train: one typical mistake, written as a learner would."""
+
+    def train(text: str, num_merges: int) -> list[tuple[int, int]]:
+        chunks = pieces(text)  # type: ignore[operator]
+        if count == "types":
+            chunks = list(set(chunks))
+        seqs = [list(c.encode("utf-8")) for c in chunks]
+        merges: list[tuple[int, int]] = []
+        for k in range(num_merges + extra):
+            pairs = [set(zip(ids, ids[1:])) if count == "presence" else zip(ids, ids[1:]) for ids in seqs]
+            counts = Counter(p for chunk in pairs for p in chunk)
+            if not counts or (stop_at_one and max(counts.values()) < 2):
+                break
+            if tie == "first":
+                pair = counts.most_common(1)[0][0]
+            elif tie == "largest":
+                pair = max(counts, key=lambda p: (counts[p], p))
+            else:
+                pair = min(counts, key=lambda p: (-counts[p], p))
+            merges.append(pair)
+            if update:
+                seqs = [merge(ids, pair, first_id + k) for ids in seqs]
+        return merges
+
+    return train
+
+
+def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+    merges = []
+    for k in range(num_merges):
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]))
+        pair = max(counts, key=lambda p: (counts[p], -p[0], -p[1]))  # crashes on an empty Counter
+        merges.append(pair)
+        chunks = [merge(ids, pair, 256 + k) for ids in chunks]
+    return merges
+
+
+@pytest.mark.parametrize(
+    "train,why",
+    [
+        (bpe_train_variant(pieces=lambda t: [t]), r"first merge(.|\n)*pre-tokenise first \(tk.pretokenize"),
+        (bpe_train_variant(pieces=str.split), r"not text.split\(\)"),
+        (bpe_train_variant(count="types"), "once per occurrence of its chunk"),
+        (bpe_train_variant(count="presence"), "twice if it occurs twice in a chunk"),
+        (bpe_train_variant(tie="first"), r"ties go to the smallest pair(.|\n)*take the first pair seen"),
+        (bpe_train_variant(tie="largest"), r"ties go to the smallest pair(.|\n)*you took the largest"),
+        (bpe_train_variant(first_id=257), r"merge 1 \(id 257\) differs(.|\n)*the first merge is 256, the second 257"),
+        (bpe_train_variant(first_id=255), "the first merge is 256, not 255"),
+        (bpe_train_variant(first_id=0), "byte 0 does not occur in this text(.|\n)*merge k creates id 256 \\+ k"),
+        (bpe_train_variant(update=False), "that pair was merged before"),
+        (bpe_train_variant(stop_at_one=True), "stopped after(.|\n)*a pair seen only once is still merged"),
+        (bpe_train_variant(extra=1), "too many merges"),
+        (lambda text, n: bpe_train(text, n - 1), "stopped after 39 merges"),
+        (bpe_train_no_stop, "stop when no pair is left"),
+        (lambda text, n: {p: 256 + k for k, p in enumerate(bpe_train(text, n))}, r"list\(d\) of a dict"),
+        (lambda text, n: [tk.BPETokenizer(n).fit(text).token_str(256 + k) for k in range(n)], "pairs of ids"),
+        (lambda text, n: [(float(a), float(b)) for a, b in bpe_train(text, n)], "pairs of ids"),
+    ],
+)
+def test_ch01_bpe_train_rejects(train: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_bpe_train(train, bpe_encode)  # type: ignore[arg-type]
+
+
+def bpe_encode_variant(mode: str) -> object:
+    def encode(text: str, merges: list[tuple[int, int]]) -> list[int]:
+        return checks._bpe_encode(text, merges, mode)
+
+    return encode
+
+
+def bpe_encode_text_frequency(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    """Merges by how often their pair occurs in the text being encoded, as a learner re-running training would."""
+    ranks = {p: k for k, p in enumerate(merges)}
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+    while True:
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]) if p in ranks)
+        if not counts:
+            return [i for ids in chunks for i in ids]
+        pair = counts.most_common(1)[0][0]
+        chunks = [merge(ids, pair, 256 + ranks[pair]) for ids in chunks]
+
+
+def bpe_encode_whole_text(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = list(text.encode("utf-8"))
+    for k, pair in enumerate(merges):
+        ids = merge(ids, pair, 256 + k)
+    return ids
+
+
+def bpe_encode_pops(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    merges.reverse()
+    return bpe_encode(text, merges[::-1])
+
+
+@pytest.mark.parametrize(
+    "encode,why",
+    [
+        (bpe_encode_whole_text, r"pre-tokenise in encode too"),
+        (bpe_encode_text_frequency, "not by how often their pairs occur in the text being encoded"),
+        (bpe_encode_variant("leftmost"), "not the first learned pair found from the left"),
+        (bpe_encode_variant("found once"), "looking once at the pairs found in the text"),
+        (bpe_encode_variant("reversed"), "from the first learned to the last"),
+        (bpe_encode_variant("rank ids"), "merge k gives id 256 \\+ k, not k"),
+        (lambda t, m: [bpe_encode(c, m) for c in tk.pretokenize(t)], "one flat list of ids"),
+        (lambda t, m: [float(i) for i in bpe_encode(t, m)], "one flat list of ids"),
+        (bpe_encode_pops, "changed the list of merges"),
+        (lambda t, m: list(t.encode("utf-8")), "in each chunk of tk.pretokenize"),  # no merges at all
+    ],
+)
+def test_ch01_bpe_encode_rejects(encode: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_bpe_train(bpe_train, encode)  # type: ignore[arg-type]
+
+
 # --- the framework: type checks, random streams, what a learner sees -----------------------------
 
 
@@ -538,6 +728,7 @@ RIGHT = {
     "ch01_merge": merge,
     "ch01_zipf_slope": zipf_slope,
     "ch01_oov_rate": lambda train, test: sum(w not in set(train) for w in test) / len(test),
+    "ch01_bpe_train": (bpe_train, bpe_encode),  # a checker of two functions: a tuple of its arguments
 }
 
 
