@@ -900,6 +900,22 @@ def _bpe_train_mistake(text: str, got: list[tuple[int, int]], expected: list[tup
             f"is {best}, {counts[best]} times; {pair} occurs {counts[pair]} times. Recount all pairs after each merge.")
 
 
+def _call_using(ex: str, fn: Callable[..., Any], *args: Any, hint: str) -> Any:
+    """:func:`call`, but a stub reached *inside* ``fn`` (say the learner's ``merge`` of an earlier exercise,
+    still unsolved) is named as such, not mistaken for ``fn`` itself being the stub."""
+    try:
+        return call(ex, fn, *args, hint=hint)
+    except ExerciseNotDone as stub:
+        original = stub.__context__  # the NotImplementedError itself (``from None`` only hides it)
+        frames = traceback.extract_tb(original.__traceback__) if original is not None else []
+        inner = frames[-1].name if frames else None
+        name = getattr(fn, "__name__", None)
+        if inner is None or inner == name or name is None or frames[-1].filename.startswith(_PACKAGE):
+            raise
+        raise ExerciseNotDone(f"exercise {ex}: {name} calls {inner}, which is still a stub (from an earlier "
+                              f"exercise?). Solve {inner} first, run its cell, then run this check again.") from None
+
+
 @checker
 def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list[tuple[int, int]]], Any]) -> None:
     """Exercise 01.5: ``train(text, num_merges)`` learns BPE merges, ``encode(text, merges)`` applies them.
@@ -919,7 +935,7 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
     for text, num_merges in ((train_text, 40), ("To be, or not to be: that is the question.", 30)):
         expected = BPETokenizer(num_merges).fit(text).merges
         shown = f"train({text[:20]!r}..., {num_merges})" if len(text) > 20 else f"train({text!r}, {num_merges})"
-        got = _bpe_merge_list(ex, shown, call(ex, train, text, num_merges, hint=crash), expected)
+        got = _bpe_merge_list(ex, shown, _call_using(ex, train, text, num_merges, hint=crash), expected)
         if got == expected:
             continue
         k = next((j for j, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
@@ -940,7 +956,8 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
                  "Naïve café — 3 ﬁsh, 12 ships!", ""):
         given = list(merges)
         shown = f"encode({text[:20]!r}..., merges)" if len(text) > 20 else f"encode({text!r}, merges)"
-        got = call(ex, encode, text, given)
+        got = _call_using(ex, encode, text, given, hint="run your encode on this input yourself and read the "
+                                                        "traceback above.")
         if given != merges:
             fail(ex, f"{shown} changed the list of merges it was given", f"{len(merges)} merges as given",
                  f"{len(given)} merges, changed", "read the merges; don't modify the list (copy it if you must).")

@@ -664,6 +664,20 @@ def test_ch01_bpe_encode_rejects(encode: object, why: str) -> None:
         checks.ch01_bpe_train(bpe_train, encode)  # type: ignore[arg-type]
 
 
+def test_ch01_bpe_names_an_unsolved_merge_rather_than_calling_train_the_stub() -> None:
+    def train(text: str, num_merges: int) -> list[tuple[int, int]]:
+        chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]))
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        chunks = [stub(ids, pair, 256) for ids in chunks]  # the learner's merge of exercise 01.2, unsolved
+        return [pair]
+
+    with pytest.raises(checks.ExerciseNotDone, match="train calls stub, which is still a stub"):
+        checks.ch01_bpe_train(train, bpe_encode)
+    with pytest.raises(checks.ExerciseNotDone, match=r"01.5 \(BPE\): stub is still the stub"):
+        checks.ch01_bpe_train(stub, bpe_encode)
+
+
 # --- the framework: type checks, random streams, what a learner sees -----------------------------
 
 
