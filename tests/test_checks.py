@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import random
+import unicodedata
+import warnings
+from collections import Counter, defaultdict
 
+import numpy as np
 import pytest
 import torch
 
 from lmcourse import checks
+from lmcourse import tokenize as tk
 
 # A right answer to exercise 01.2 is the package's own merge step: one copy, not a second one here
 # (tests/test_tokenize.py checks it against an independent reference). The checker must accept it.
@@ -37,64 +42,201 @@ def test_a_stub_is_reported_as_still_open() -> None:
         checks.ch00_normalise(stub)
 
 
-def test_normalise_accepts_the_right_answer(capsys: pytest.CaptureFixture[str]) -> None:
-    def normalise(counts: list[float]) -> list[float]:
-        total = sum(counts)
-        if total == 0:
-            raise ValueError("zero total")
-        return [c / total for c in counts]
+def normalise(counts: list[float]) -> list[float]:
+    total = sum(counts)
+    if total == 0:
+        raise ValueError("zero total")
+    return [c / total for c in counts]
 
-    checks.ch00_normalise(normalise)
+
+def normalise_np(dtype: object) -> object:
+    def normalise(counts: list[int]) -> np.ndarray:
+        c = np.asarray(counts, dtype=dtype)
+        if c.sum() == 0:
+            raise ValueError("zero total")
+        return c / c.sum()
+
+    return normalise
+
+
+def normalise_torch(dtype: torch.dtype) -> object:
+    def normalise(counts: list[int]) -> torch.Tensor:
+        c = torch.tensor(counts, dtype=dtype)
+        if c.sum() == 0:
+            raise ValueError("zero total")
+        return c / c.sum()
+
+    return normalise
+
+
+def normalise_np_float32_no_zero_check(counts: list[int]) -> np.ndarray:
+    c = np.asarray(counts, dtype=np.float32)
+    return c / c.sum()  # [0, 0] gives [nan, nan] and a RuntimeWarning
+
+
+@pytest.mark.parametrize(
+    "right",
+    [
+        normalise,
+        lambda c: tuple(x / sum(c) for x in c) if sum(c) else 1 / 0,  # a tuple; ZeroDivisionError is fine
+        normalise_np(np.float64),
+        normalise_np(np.float32),
+        normalise_torch(torch.float32),
+        normalise_torch(torch.float64),
+        lambda c: torch.tensor(c) / sum(c) if sum(c) else 1 / 0,  # int64 tensor / int: float32
+        lambda c: [np.float32(x) / np.float32(sum(c)) for x in c] if sum(c) else 1 / 0,  # numpy scalars
+    ],
+)
+def test_normalise_accepts_right_answers_in_python_numpy_torch(right: object,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch00_normalise(right)  # type: ignore[arg-type]
     assert capsys.readouterr().out.startswith("✓ exercise 00.1")
 
 
 @pytest.mark.parametrize(
     "wrong,why",
     [
-        (lambda c: [x / max(c) for x in c], "does not sum to 1"),  # divided by the largest count
-        (lambda c: [x / len(c) for x in c], "does not sum to 1"),  # divided by how many counts
-        (lambda c: list(c), "does not sum to 1"),  # not normalised at all
-        (lambda c: sorted(x / sum(c) for x in c), r"normalise\(\[2, 1, 1\]\)\n"),  # order lost
-        (lambda c: [x / (sum(c) or 1) for x in c], "zero counts"),  # silently returns zeros
+        (lambda c: [x / max(c) for x in c], "does not sum to 1(.|\n)*divided by the largest count"),
+        (lambda c: [x / len(c) for x in c], "does not sum to 1(.|\n)*divided by how many counts"),
+        (lambda c: list(c), "does not sum to 1(.|\n)*came back unchanged"),  # not normalised at all
+        (lambda c: [100 * x / sum(c) for x in c], "not 100"),  # percentages
+        (lambda c: [x // sum(c) for x in c], r"integer division \(//\)"),
+        (lambda c: np.asarray(c) // np.sum(c), r"integer division \(//\)"),
+        (lambda c: sorted(x / sum(c) for x in c), r"normalise\(\[2, 1, 1\]\)\n(.|\n)*keep the order"),  # order lost
+        (lambda c: (x / sum(c) for x in c), "list or array(.|\n)*not a generator"),
+        (lambda c: [x / (sum(c) or 1) for x in c], "zero counts(.|\n)*Returning zeros"),  # silently returns zeros
         (lambda c: [x / sum(c) for x in c] if sum(c) else None, "zero counts"),  # returns None
         (lambda c: [x / sum(c) for x in c] if sum(c) else [], "zero counts"),  # returns nothing
         (lambda c: sum(c), "list or array"),  # a number, not a list
+        (lambda c: [str(x / sum(c)) for x in c], "list or array"),  # strings are not numbers
+        (lambda c: [x / sum(c) for x in c][:-1], "one probability per count"),
+        (normalise_np_float32_no_zero_check, r"zero counts(.|\n)*gave nan"),  # numpy: nan and a warning, no error
+        (lambda c: torch.tensor(c) / torch.tensor(c).sum(), r"zero counts(.|\n)*gave nan"),  # torch: nan, silently
     ],
 )
 def test_normalise_rejects_typical_mistakes(wrong: object, why: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the checker neither crashes on an array nor lets numpy's warning out
+        with pytest.raises(checks.CheckFailed, match=why):
+            checks.ch00_normalise(wrong)  # type: ignore[arg-type]
+
+
+def test_normalise_names_a_wrong_exception() -> None:
+    def asserts(counts: list[int]) -> list[float]:
+        assert sum(counts) > 0
+        return [c / sum(counts) for c in counts]
+
+    with pytest.raises(checks.CheckFailed, match=r"raised AssertionError(.|\n)*raise ValueError"):
+        checks.ch00_normalise(asserts)
+
+
+def char_counts(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("right", [Counter, char_counts, lambda t: defaultdict(int, Counter(t)),
+                                   lambda t: {c: np.int64(n) for c, n in Counter(t).items()},
+                                   lambda t: {c: torch.tensor(n) for c, n in Counter(t).items()}])
+def test_char_counts_accepts_any_mapping_of_whole_numbers(right: object) -> None:
+    checks.ch00_char_counts(right)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda t: Counter(t.split()), "not one character(.|\n)*several"),  # words, not characters
+        (lambda t: Counter(t.replace(" ", "")), "spaces and line breaks are characters too"),
+        (lambda t: Counter(c for c in t if not c.isspace()), "spaces and line breaks are characters too"),
+        (lambda t: {c: 1 for c in t}, "count every occurrence"),  # presence, not counts
+        (lambda t: Counter(t.lower()), "'T' and 't' are different characters"),
+        (lambda t: Counter(t.casefold()), "'T' and 't' are different characters"),
+        (lambda t: Counter(unicodedata.normalize("NFKC", t)), r"normalize\('NFKC'(.|\n)*'ﬁ'"),
+        (lambda t: Counter(unicodedata.normalize("NFC", t)), r"normalize\('NFC'(.|\n)*U\+0301"),
+        (lambda t: Counter(t).most_common(), r"most_common\(\) gives a list of \(character, count\) pairs"),
+        (lambda t: sorted(Counter(t).items()), r"most_common\(\) gives a list of \(character, count\) pairs"),
+        (lambda t: list(Counter(t)), "build a dict"),
+        (lambda t: Counter(t.encode()), "not the bytes"),
+        (lambda t: {c: float(n) for c, n in Counter(t).items()}, "a float"),
+    ],
+)
+def test_char_counts_rejects_typical_mistakes(wrong: object, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
-        checks.ch00_normalise(wrong)  # type: ignore[arg-type]
+        checks.ch00_char_counts(wrong)  # type: ignore[arg-type]
 
 
-def test_char_counts() -> None:
-    checks.ch00_char_counts(Counter)
-    with pytest.raises(checks.CheckFailed, match="char_counts"):
-        checks.ch00_char_counts(lambda t: Counter(t.split()))  # words, not characters
-    with pytest.raises(checks.CheckFailed, match="char_counts"):
-        checks.ch00_char_counts(lambda t: Counter(t.replace(" ", "")))  # spaces forgotten
-    with pytest.raises(checks.CheckFailed, match="char_counts"):
-        checks.ch00_char_counts(lambda t: {c: 1 for c in t})  # presence, not counts
+def draw_numpy_private(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 10, 5)
 
 
-def test_reproducible_draw() -> None:
-    checks.ch00_reproducible(lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(s)))
-    with pytest.raises(checks.CheckFailed, match="changed torch's global generator"):
-        checks.ch00_reproducible(lambda s: torch.randint(0, 10, (5,)))  # global generator
+def draw_numpy_global(seed: int) -> np.ndarray:
+    np.random.seed(seed)  # reproducible, but clobbers numpy's global generator
+    return np.random.randint(0, 10, 5)
 
-    def reseeds_global(seed: int) -> torch.Tensor:
-        torch.manual_seed(seed)  # reproducible, but clobbers everyone else's random numbers
-        return torch.randint(0, 10, (5,))
 
-    with pytest.raises(checks.CheckFailed, match="changed torch's global generator"):
-        checks.ch00_reproducible(reseeds_global)
-    with pytest.raises(checks.CheckFailed, match="should return integers"):
-        checks.ch00_reproducible(lambda s: torch.rand(5, generator=torch.Generator().manual_seed(s)) * 9)
-    with pytest.raises(checks.CheckFailed, match="draw\\(7\\) and draw\\(8\\) gave the same"):
-        checks.ch00_reproducible(lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(0)))
-    with pytest.raises(checks.CheckFailed, match="should return 5 numbers"):
-        checks.ch00_reproducible(lambda s: torch.randint(0, 10, (6,), generator=torch.Generator().manual_seed(s)))
-    with pytest.raises(checks.CheckFailed, match=r"lie in \[0, 10\)"):
-        checks.ch00_reproducible(lambda s: torch.randint(10, 20, (5,), generator=torch.Generator().manual_seed(s)))
+def draw_random_global(seed: int) -> list[int]:
+    random.seed(seed)  # reproducible, but clobbers Python's global generator
+    return [random.randint(0, 9) for _ in range(5)]
+
+
+@pytest.mark.parametrize(
+    "right",
+    [
+        lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(s)),
+        lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(s), dtype=torch.int32),
+        draw_numpy_private,
+        lambda s: np.random.RandomState(s).randint(0, 10, 5),  # numpy's legacy generator, private
+        lambda s: (lambda r: [r.randrange(10) for _ in range(5)])(random.Random(s)),
+        lambda s: (lambda r: tuple(r.randint(0, 9) for _ in range(5)))(random.Random(s)),  # inclusive high end
+        lambda s: torch.randint(0, 10, (5,), generator=torch.Generator().manual_seed(s)).tolist(),
+    ],
+)
+def test_reproducible_draw_accepts_private_generators_of_torch_numpy_and_python(right: object) -> None:
+    checks.ch00_reproducible(right)  # type: ignore[arg-type]
+
+
+def reseeds_torch(seed: int) -> torch.Tensor:
+    torch.manual_seed(seed)  # reproducible, but clobbers everyone else's random numbers
+    return torch.randint(0, 10, (5,))
+
+
+SHARED = torch.Generator().manual_seed(0)
+
+
+def private(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda s: torch.randint(0, 10, (5,)), "changed torch's global generator"),  # global generator
+        (reseeds_torch, "changed torch's global generator"),
+        (draw_numpy_global, r"changed numpy's global generator(.|\n)*default_rng"),
+        (lambda s: np.random.randint(0, 10, 5), "changed numpy's global generator"),
+        (draw_random_global, r"changed Python's global generator(.|\n)*random.Random\(seed\)"),
+        (lambda s: torch.rand(5, generator=private(s)) * 9, "should return integers"),
+        (lambda s: torch.randint(0, 10, (5,), generator=private(0)), r"draw\(7\) and draw\(8\) gave the same"),
+        (lambda s: torch.randint(0, 10, (6,), generator=private(s)), "should return 5 numbers"),
+        (lambda s: torch.randint(0, 10, (1, 5), generator=private(s)), "should return 5 numbers"),
+        (lambda s: torch.randint(10, 20, (5,), generator=private(s)), r"lie in \[0, 10\)"),
+        (lambda s: torch.randint(0, 9, (5,), generator=private(s)), r"never gave \[9\](.|\n)*torch.randint's high end"),
+        (lambda s: np.random.default_rng(s).integers(0, 9, 5), r"never gave \[9\](.|\n)*numpy's integers"),
+        (lambda s: (lambda r: [r.randrange(9) for _ in range(5)])(random.Random(s)),
+         r"never gave \[9\](.|\n)*random.randrange excludes its high end"),
+        (lambda s: (lambda r: [r.randint(0, 10) for _ in range(5)])(random.Random(s)),
+         r"lie in \[0, 10\)(.|\n)*random.randint\(a, b\) includes b"),
+        (lambda s: torch.randint(1, 10, (5,), generator=private(s)), r"never gave \[0\](.|\n)*start at 0"),
+        (lambda s: torch.randint(0, 10, (5,), generator=torch.Generator()), r"draw\(7\) and draw\(8\) gave the same"),
+        (lambda s: torch.randint(0, 10, (5,), generator=SHARED), "different numbers on a second call"),  # not re-seeded
+        (lambda s: [str(v) for v in range(5)], "should return 5 integers"),
+    ],
+)
+def test_reproducible_draw_rejects_typical_mistakes(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch00_reproducible(wrong)  # type: ignore[arg-type]
 
 
 # --- chapter 01 ---------------------------------------------------------------------------
@@ -131,6 +273,13 @@ def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda w, m: sorted((x for x, c in Counter(w).items() if c >= m), key=lambda x: (-Counter(w)[x], x.lower())),
          "capitals sort before lower case"),  # case-insensitive ties
         (lambda w, m: {x: c for x, c in Counter(w).items() if c >= m}, "should return a list"),  # a dict
+        (lambda w, m: build_vocab([x.lower() for x in w], m), "'The' and 'the' are different words here"),
+        (lambda w, m: [x for x, c in Counter(w).most_common() if c >= m], "order of first occurrence"),
+        (lambda w, m: sorted((x for x, c in Counter(w).items() if c >= m), key=lambda x: (Counter(w)[x], x),
+                             reverse=True), "not reversed"),
+        (lambda w, m: sorted((x for x, c in Counter(w).items() if c >= m), key=lambda x: (Counter(w)[x], x)),
+         "not by the count upwards"),
+        (lambda w, m: [(x, c) for x, c in Counter(w).most_common() if c >= m], r"not \(word, count\) pairs"),
     ],
 )
 def test_ch01_vocab_cutoff_rejects(wrong: object, why: str) -> None:
@@ -194,22 +343,113 @@ def test_ch01_merge_rejects(wrong: object, why: str) -> None:
         checks.ch01_merge(wrong)  # type: ignore[arg-type]
 
 
-def test_ch01_zipf_slope_rejects() -> None:
-    import numpy as np
+def zipf_torch(dtype: torch.dtype) -> object:
+    def zipf_slope(counts: list[int]) -> torch.Tensor:
+        c = torch.sort(torch.tensor(counts, dtype=dtype), descending=True).values
+        x = torch.log(torch.arange(1, len(c) + 1, dtype=dtype))
+        a = torch.stack([x, torch.ones_like(x)], dim=1)
+        return torch.linalg.lstsq(a, torch.log(c)[:, None]).solution[0, 0]  # a 0-d tensor
 
-    unsorted = lambda c: float(np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(c), 1)[0])  # noqa: E731
-    with pytest.raises(checks.CheckFailed, match="most frequent down"):
-        checks.ch01_zipf_slope(unsorted)
-    from_zero = lambda c: float(np.polyfit(np.log(np.arange(1, len(c) + 1) + 1), np.log(sorted(c)[::-1]), 1)[0])  # noqa: E731
-    with pytest.raises(checks.CheckFailed, match="ranks start at 1"):
-        checks.ch01_zipf_slope(from_zero)  # ranks 2, 3, ... (an index shifted by one)
-    ranks_from_zero = lambda c: float(np.polyfit(np.log(np.arange(len(c))), np.log(sorted(c)[::-1]), 1)[0])  # noqa: E731
-    with pytest.raises(checks.CheckFailed, match="log\\(0\\) is -inf"), np.errstate(all="ignore"):
-        checks.ch01_zipf_slope(ranks_from_zero)
-    with pytest.raises(checks.CheckFailed, match="not the exponent s"):
-        checks.ch01_zipf_slope(lambda c: -zipf_slope(c))
-    with pytest.raises(checks.CheckFailed, match="should be one number"):
-        checks.ch01_zipf_slope(lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1))
+    return zipf_slope
+
+
+def zipf_float32_formula(counts: list[int]) -> np.float32:
+    """The slope by its formula, n Σxy - Σx Σy over n Σx² - (Σx)², all in float32: the least accurate right answer."""
+    y = np.log(np.sort(np.asarray(counts, dtype=np.float32))[::-1])
+    x = np.log(np.arange(1, len(y) + 1, dtype=np.float32))
+    n = np.float32(len(y))
+    return (n * (x * y).sum() - x.sum() * y.sum()) / (n * (x * x).sum() - x.sum() ** 2)
+
+
+def zipf_python(counts: list[int]) -> float:
+    import math
+
+    ys = [math.log(c) for c in sorted(counts, reverse=True)]
+    xs = [math.log(r) for r in range(1, len(ys) + 1)]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
+
+
+@pytest.mark.parametrize("right", [zipf_slope, zipf_torch(torch.float32), zipf_torch(torch.float64),
+                                   zipf_float32_formula, zipf_python,
+                                   lambda c: np.polyfit(np.log10(np.arange(1, len(c) + 1)),
+                                                        np.log10(sorted(c, reverse=True)), 1)[0]])  # any one base
+def test_ch01_zipf_slope_accepts_numpy_torch_python_float32_float64(right: object) -> None:
+    checks.ch01_zipf_slope(right)  # type: ignore[arg-type]
+
+
+def fit(x: object, y: object) -> float:
+    return float(np.polyfit(x, y, 1)[0])
+
+
+def ranked(c: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """log rank (1, 2, ...) and log count, the counts sorted from the most frequent down."""
+    counts = np.sort(np.asarray(c, dtype=float))[::-1]
+    return np.log(np.arange(1, len(counts) + 1)), np.log(counts)
+
+
+ZIPF_MISTAKES = {
+    "top 1,000": lambda c: fit(ranked(c)[0][:1000], ranked(c)[1][:1000]),
+    "top 100": lambda c: fit(ranked(c)[0][:100], ranked(c)[1][:100]),
+    "swapped axes": lambda c: fit(ranked(c)[1], ranked(c)[0]),
+    "two points": lambda c: (ranked(c)[1][-1] - ranked(c)[1][0]) / ranked(c)[0][-1],
+    "log10 ranks, ln counts": lambda c: fit(ranked(c)[0] / np.log(10), ranked(c)[1]),
+    "no logarithms": lambda c: fit(np.arange(1, len(c) + 1), np.sort(c)[::-1]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZIPF_MISTAKES))
+def test_ch01_zipf_each_wrong_method_is_far_from_the_right_slope(name: str) -> None:
+    """On the checker's inputs (real word counts) a wrong method is more than 5 % off, not within a hair."""
+    for corpus in ("pride_and_prejudice", "shakespeare"):
+        counts = list(checks._word_counts(corpus))
+        assert len(counts) > 5000 and counts.count(1) > len(counts) / 3  # thousands of types, a tail of hapaxes
+        right = zipf_slope(counts)
+        assert abs(ZIPF_MISTAKES[name](counts) - right) > 0.05 * abs(right), (name, corpus)
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (ZIPF_MISTAKES["top 1,000"], "not only the top 1,000"),
+        (ZIPF_MISTAKES["top 100"], "not only the top 100"),
+        (ZIPF_MISTAKES["swapped axes"], "you fitted log\\(rank\\) against log\\(count\\)"),
+        (lambda c: 1 / fit(ranked(c)[1], ranked(c)[0]), "inverted, is another line"),  # 2-3 % off: named
+        (ZIPF_MISTAKES["two points"], "the first and the last point is not it"),
+        (lambda c: zipf_slope(sorted(set(c))), "keep every count, repeated ones too"),  # 1-5 % off: named
+        (ZIPF_MISTAKES["log10 ranks, ln counts"], "the same logarithm on both axes"),
+        (ZIPF_MISTAKES["no logarithms"], "fit the logarithms"),
+        (lambda c: fit(np.log(np.arange(1, len(c) + 1)), np.log(c)), "most frequent down"),  # unsorted
+        (lambda c: fit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c))), "most frequent down"),  # ascending
+        (lambda c: fit(np.log(np.arange(2, len(c) + 2)), np.log(sorted(c)[::-1])), "ranks start at 1"),  # 2, 3, ...
+        (lambda c: -zipf_slope(c), "not the exponent s"),
+        (lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1), "should be one number"),
+        (lambda c: str(zipf_slope(c)), "should be one number"),
+    ],
+)
+def test_ch01_zipf_slope_rejects(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_zipf_slope(wrong)  # type: ignore[arg-type]
+
+
+def test_ch01_zipf_slope_reports_log_of_zero_without_numpy_or_lapack_noise(capfd: pytest.CaptureFixture[str]) -> None:
+    ranks_from_zero = lambda c: fit(np.log(np.arange(len(c))), np.log(sorted(c)[::-1]))  # noqa: E731
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(checks.CheckFailed, match=r"log\(0\) is -inf"):
+            checks.ch01_zipf_slope(ranks_from_zero)  # LinAlgError from SVD, after LAPACK's DLASCL messages
+        torch_from_zero = lambda c: torch.linalg.lstsq(  # noqa: E731
+            torch.stack([torch.log(torch.arange(len(c), dtype=torch.float64)),
+                         torch.ones(len(c), dtype=torch.float64)], 1),
+            torch.log(torch.tensor(sorted(c, reverse=True), dtype=torch.float64))[:, None]).solution[0, 0]
+        with pytest.raises(checks.CheckFailed, match=r"log\(0\) is -inf"):
+            checks.ch01_zipf_slope(torch_from_zero)  # nan, silently
+    out, err = capfd.readouterr()
+    assert "DLASCL" not in out + err and "RuntimeWarning" not in err
+    import sys
+
+    print("still here", file=sys.stderr)  # descriptor 2 is back
+    assert "still here" in capfd.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -225,6 +465,209 @@ def test_ch01_zipf_slope_rejects() -> None:
 def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch01_oov_rate(wrong)  # type: ignore[arg-type]
+
+
+def bpe_train(text: str, num_merges: int) -> list[tuple[int, int]]:
+    """The model solution of exercise 01.5, as a learner writes it with tk.pretokenize and their merge."""
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+    merges = []
+    for k in range(num_merges):
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]))
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        merges.append(pair)
+        chunks = [merge(ids, pair, 256 + k) for ids in chunks]
+    return merges
+
+
+def bpe_encode(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = []
+    for chunk in tk.pretokenize(text):
+        chunk_ids = list(chunk.encode("utf-8"))
+        for k, pair in enumerate(merges):
+            chunk_ids = merge(chunk_ids, pair, 256 + k)
+        ids += chunk_ids
+    return ids
+
+
+def bpe_train_weighted_types(text: str, num_merges: int) -> list[list[int]]:
+    """Right too: distinct chunks weighted by their counts, merges returned as lists of numpy ints."""
+    types = Counter(tk.pretokenize(text))
+    words = {w: list(w.encode("utf-8")) for w in types}
+    merges: list[list[int]] = []
+    for k in range(num_merges):
+        counts: Counter[tuple[int, int]] = Counter()
+        for w, ids in words.items():
+            for p in zip(ids, ids[1:]):
+                counts[p] += types[w]
+        if not counts:
+            break
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        merges.append([np.int64(pair[0]), np.int64(pair[1])])
+        words = {w: merge(ids, pair, 256 + k) for w, ids in words.items()}
+    return merges  # type: ignore[return-value]
+
+
+def bpe_encode_lowest_rank(text: str, merges: list[tuple[int, int]]) -> torch.Tensor:
+    """Right too: repeatedly merge the lowest-ranked pair present; the ids as a torch tensor."""
+    ranks = {tuple(p): k for k, p in enumerate(merges)}
+    out = []
+    for chunk in tk.pretokenize(text):
+        ids = list(chunk.encode("utf-8"))
+        while len(ids) > 1:
+            pair = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, len(ranks)))
+            if pair not in ranks:
+                break
+            ids = merge(ids, pair, 256 + ranks[pair])
+        out += ids
+    return torch.tensor(out, dtype=torch.long)
+
+
+def test_the_checkers_naive_bpe_is_the_package_s() -> None:
+    text = checks._bpe_texts()[0]
+    assert checks._bpe_merges(tk.pretokenize(text), 40) == tk.BPETokenizer(40).fit(text).merges == bpe_train(text, 40)
+    merges = tk.BPETokenizer(60).fit(text).merges
+    assert checks._bpe_encode(text, merges) == tk.BPETokenizer(60).fit(text).encode(text) == bpe_encode(text, merges)
+
+
+@pytest.mark.parametrize("train,encode", [(bpe_train, bpe_encode), (bpe_train_weighted_types, bpe_encode_lowest_rank),
+                                          (bpe_train, lambda t, m: np.array(bpe_encode(t, m), dtype=np.int32))])
+def test_ch01_bpe_accepts_right_answers(train: object, encode: object, capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch01_bpe_train(train, encode)  # type: ignore[arg-type]
+    assert capsys.readouterr().out.startswith("✓ exercise 01.5")
+
+
+def bpe_train_variant(pieces: object = tk.pretokenize, count: str = "weighted", tie: str = "smallest",
+                      first_id: int = 256, update: bool = True, stop_at_one: bool = False, extra: int = 0) -> object:
+    """A wrong train: one typical mistake, written as a learner would."""
+
+    def train(text: str, num_merges: int) -> list[tuple[int, int]]:
+        chunks = pieces(text)  # type: ignore[operator]
+        if count == "types":
+            chunks = list(set(chunks))
+        seqs = [list(c.encode("utf-8")) for c in chunks]
+        merges: list[tuple[int, int]] = []
+        for k in range(num_merges + extra):
+            pairs = [set(zip(ids, ids[1:])) if count == "presence" else zip(ids, ids[1:]) for ids in seqs]
+            counts = Counter(p for chunk in pairs for p in chunk)
+            if not counts or (stop_at_one and max(counts.values()) < 2):
+                break
+            if tie == "first":
+                pair = counts.most_common(1)[0][0]
+            elif tie == "largest":
+                pair = max(counts, key=lambda p: (counts[p], p))
+            else:
+                pair = min(counts, key=lambda p: (-counts[p], p))
+            merges.append(pair)
+            if update:
+                seqs = [merge(ids, pair, first_id + k) for ids in seqs]
+        return merges
+
+    return train
+
+
+def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+    merges = []
+    for k in range(num_merges):
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]))
+        pair = max(counts, key=lambda p: (counts[p], -p[0], -p[1]))  # crashes on an empty Counter
+        merges.append(pair)
+        chunks = [merge(ids, pair, 256 + k) for ids in chunks]
+    return merges
+
+
+@pytest.mark.parametrize(
+    "train,why",
+    [
+        (bpe_train_variant(pieces=lambda t: [t]), r"first merge(.|\n)*pre-tokenise first \(tk.pretokenize"),
+        (bpe_train_variant(pieces=str.split), r"not text.split\(\)"),
+        (bpe_train_variant(count="types"), "once per occurrence of its chunk"),
+        (bpe_train_variant(count="presence"), "twice if it occurs twice in a chunk"),
+        (bpe_train_variant(tie="first"), r"ties go to the smallest pair(.|\n)*take the first pair seen"),
+        (bpe_train_variant(tie="largest"), r"ties go to the smallest pair(.|\n)*you took the largest"),
+        (bpe_train_variant(first_id=257), r"merge 1 \(id 257\) differs(.|\n)*the first merge is 256, the second 257"),
+        (bpe_train_variant(first_id=255), "the first merge is 256, not 255"),
+        (bpe_train_variant(first_id=0), "byte 0 does not occur in this text(.|\n)*merge k creates id 256 \\+ k"),
+        (bpe_train_variant(update=False), "that pair was merged before"),
+        (bpe_train_variant(stop_at_one=True), "stopped after(.|\n)*a pair seen only once is still merged"),
+        (bpe_train_variant(extra=1), "too many merges"),
+        (lambda text, n: bpe_train(text, n - 1), "stopped after 39 merges"),
+        (bpe_train_no_stop, "stop when no pair is left"),
+        (lambda text, n: {p: 256 + k for k, p in enumerate(bpe_train(text, n))}, r"list\(d\) of a dict"),
+        (lambda text, n: [tk.BPETokenizer(n).fit(text).token_str(256 + k) for k in range(n)], "pairs of ids"),
+        (lambda text, n: [(float(a), float(b)) for a, b in bpe_train(text, n)], "pairs of ids"),
+    ],
+)
+def test_ch01_bpe_train_rejects(train: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_bpe_train(train, bpe_encode)  # type: ignore[arg-type]
+
+
+def bpe_encode_variant(mode: str) -> object:
+    def encode(text: str, merges: list[tuple[int, int]]) -> list[int]:
+        return checks._bpe_encode(text, merges, mode)
+
+    return encode
+
+
+def bpe_encode_text_frequency(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    """Merges by how often their pair occurs in the text being encoded, as a learner re-running training would."""
+    ranks = {p: k for k, p in enumerate(merges)}
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+    while True:
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]) if p in ranks)
+        if not counts:
+            return [i for ids in chunks for i in ids]
+        pair = counts.most_common(1)[0][0]
+        chunks = [merge(ids, pair, 256 + ranks[pair]) for ids in chunks]
+
+
+def bpe_encode_whole_text(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = list(text.encode("utf-8"))
+    for k, pair in enumerate(merges):
+        ids = merge(ids, pair, 256 + k)
+    return ids
+
+
+def bpe_encode_pops(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    merges.reverse()
+    return bpe_encode(text, merges[::-1])
+
+
+@pytest.mark.parametrize(
+    "encode,why",
+    [
+        (bpe_encode_whole_text, r"pre-tokenise in encode too"),
+        (bpe_encode_text_frequency, "not by how often their pairs occur in the text being encoded"),
+        (bpe_encode_variant("leftmost"), "not the first learned pair found from the left"),
+        (bpe_encode_variant("found once"), "looking once at the pairs found in the text"),
+        (bpe_encode_variant("reversed"), "from the first learned to the last"),
+        (bpe_encode_variant("rank ids"), "merge k gives id 256 \\+ k, not k"),
+        (lambda t, m: [bpe_encode(c, m) for c in tk.pretokenize(t)], "one flat list of ids"),
+        (lambda t, m: [float(i) for i in bpe_encode(t, m)], "one flat list of ids"),
+        (bpe_encode_pops, "changed the list of merges"),
+        (lambda t, m: list(t.encode("utf-8")), "in each chunk of tk.pretokenize"),  # no merges at all
+    ],
+)
+def test_ch01_bpe_encode_rejects(encode: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch01_bpe_train(bpe_train, encode)  # type: ignore[arg-type]
+
+
+def test_ch01_bpe_names_an_unsolved_merge_rather_than_calling_train_the_stub() -> None:
+    def train(text: str, num_merges: int) -> list[tuple[int, int]]:
+        chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(text)]
+        counts = Counter(p for ids in chunks for p in zip(ids, ids[1:]))
+        pair = min(counts, key=lambda p: (-counts[p], p))
+        chunks = [stub(ids, pair, 256) for ids in chunks]  # the learner's merge of exercise 01.2, unsolved
+        return [pair]
+
+    with pytest.raises(checks.ExerciseNotDone, match="train calls stub, which is still a stub"):
+        checks.ch01_bpe_train(train, bpe_encode)
+    with pytest.raises(checks.ExerciseNotDone, match=r"01.5 \(BPE\): stub is still the stub"):
+        checks.ch01_bpe_train(stub, bpe_encode)
 
 
 # --- the framework: type checks, random streams, what a learner sees -----------------------------
@@ -291,6 +734,7 @@ RIGHT = {
     "ch01_merge": merge,
     "ch01_zipf_slope": zipf_slope,
     "ch01_oov_rate": lambda train, test: sum(w not in set(train) for w in test) / len(test),
+    "ch01_bpe_train": (bpe_train, bpe_encode),  # a checker of two functions: a tuple of its arguments
 }
 
 
@@ -306,10 +750,11 @@ def test_every_checker_has_a_right_answer_here() -> None:
 def test_a_checker_never_changes_the_learners_random_streams(name: str) -> None:
     check = getattr(checks, name)
     assert getattr(check, "forks_rng", False), f"{name} is not decorated with @checker"
+    right = RIGHT[name] if isinstance(RIGHT[name], tuple) else (RIGHT[name],)
     untouched = seeded_draws_after(lambda: None)
-    assert seeded_draws_after(lambda: check(RIGHT[name])) == untouched  # passed
-    assert seeded_draws_after(lambda: check(consumes_randomness)) == untouched  # failed
-    assert seeded_draws_after(lambda: check(stub)) == untouched  # still the stub: raised
+    assert seeded_draws_after(lambda: check(*right)) == untouched  # passed
+    assert seeded_draws_after(lambda: check(*[consumes_randomness] * len(right))) == untouched  # failed
+    assert seeded_draws_after(lambda: check(*[stub] * len(right))) == untouched  # still the stub: raised
 
 
 def test_a_failed_check_shows_the_message_not_the_checkers_source() -> None:
