@@ -596,7 +596,7 @@ def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
         (lambda text, n: bpe_train(text, n - 1), "stopped after 39 merges"),
         (bpe_train_no_stop, "stop when no pair is left"),
         (lambda text, n: {p: 256 + k for k, p in enumerate(bpe_train(text, n))}, r"list\(d\) of a dict"),
-        (lambda text, n: [tk.BPETokenizer(n).fit(text).token_str(256 + k) for k in range(n)], "pairs of ids"),
+        (lambda text, n: [tk.BPETokenizer(n).fit(text).id_to_token(256 + k) for k in range(n)], "pairs of ids"),
         (lambda text, n: [(float(a), float(b)) for a, b in bpe_train(text, n)], "pairs of ids"),
     ],
 )
