@@ -623,7 +623,8 @@ def ch01_merge(merge: Callable[[list[int], tuple[int, int], int], Any]) -> None:
         try:
             got_list = [int(i) for i in got]
         except (TypeError, ValueError):
-            fail(ex, f"merge({before}, {pair}, {new_id}) should return a list of ids", expected, got, "return a new list.")
+            fail(ex, f"merge({before}, {pair}, {new_id}) should return a list of ids", expected, got,
+                 "return a new list.")
         if got_list == expected:
             continue
         if expected and got_list == expected[:-1]:
@@ -642,7 +643,7 @@ def ch01_merge(merge: Callable[[list[int], tuple[int, int], int], Any]) -> None:
         expect_equal(ex, f"merge({before}, {pair}, {new_id})", got_list, expected, hint)
     passed(ex, "pairs are merged left to right without overlaps")
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _word_counts(name: str) -> tuple[int, ...]:
     """How often each word (a ``split_words`` token starting with a letter) occurs in the corpus ``name``,
     in order of first occurrence: real counts, thousands of types, a tail of words seen once, twice..."""
@@ -817,7 +818,7 @@ def _bpe_encode(text: str, merges: list[tuple[int, int]], mode: str = "learned o
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bpe_texts() -> tuple[str, str, str]:
     """From the Shakespeare corpus: its first 3,000 characters (to train on), its first 20,000 (to learn the
     merges that ``encode`` is handed) and 1,500 characters from the first speech after those (to encode)."""

@@ -73,7 +73,7 @@ def chapter(number: str) -> Chapter:
                    + (f" Did you mean {guess!r}?" if guess else ""))
 
 
-def draw_map(ax: "Axes | None" = None) -> "Axes":
+def draw_map(ax: Axes | None = None) -> Axes:
     """Draw the chapters as boxes in reading order, with an arrow from each prerequisite; the spine in red."""
     from lmcourse.plot import _axes
 

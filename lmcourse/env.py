@@ -70,7 +70,7 @@ def _threads() -> int | None:
     return int(raw)
 
 
-def pick_device(prefer: "str | torch.device | None" = None) -> "torch.device":
+def pick_device(prefer: str | torch.device | None = None) -> torch.device:
     """Choose the device: ``prefer`` or ``LMCOURSE_DEVICE``, else CUDA if present, else CPU.
 
     ``prefer`` is ``"auto"``, ``"cpu"``, ``"cuda"`` (or ``"cuda:1"`` for a second
@@ -112,7 +112,7 @@ def pick_device(prefer: "str | torch.device | None" = None) -> "torch.device":
     return torch.device(want)
 
 
-def device_name(device: "torch.device") -> str:
+def device_name(device: torch.device) -> str:
     """A short, stable name: ``cpu``, ``cuda (NVIDIA H200)`` or ``mps``."""
     import torch
 
@@ -147,7 +147,7 @@ def under_test() -> bool:
     return os.environ.get("LMCOURSE_UNDER_TEST", "") == "1"
 
 
-def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "") -> "tqdm[T]":
+def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc: str = "") -> tqdm[T]:
     """A progress bar for loops longer than a few seconds; silent under test.
 
     Under test the bar is disabled, so the stored notebook output holds no
@@ -178,7 +178,7 @@ def _sharp_inline_figures() -> None:
         set_matplotlib_formats("retina")
 
 
-def setup(seed: int = 0, device: "str | torch.device | None" = None, quiet: bool = False) -> "torch.device":
+def setup(seed: int = 0, device: str | torch.device | None = None, quiet: bool = False) -> torch.device:
     """Seed every generator, pin threads if asked, pick the device, print one line; return the device.
 
     Call it once, in the first code cell of a notebook::

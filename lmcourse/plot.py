@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from matplotlib.axes import Axes
     import numpy as np
+    from matplotlib.axes import Axes
 
 
 def _check_ax(ax: object) -> None:
@@ -30,7 +30,7 @@ def _check_flag(value: object, name: str) -> None:
         raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}.")
 
 
-def _axes(ax: "Axes | None", figsize: tuple[float, float] = (6.4, 3.6)) -> "Axes":
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 3.6)) -> Axes:
     import matplotlib.pyplot as plt
 
     _check_ax(ax)
@@ -63,12 +63,12 @@ def _numbers(label: object, what: str, seq: object) -> list[float]:
 
 def loss_curves(
     curves: Mapping[str, Sequence[float] | tuple[Sequence[float], Sequence[float]]],
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     title: str = "",
     xlabel: str = "step",
     ylabel: str = "loss (nats per token)",
     logy: bool = False,
-) -> "Axes":
+) -> Axes:
     """Plot named loss curves: ``{"train": losses}`` or ``{"valid": (steps, losses)}``.
 
     A curve given as a plain sequence is plotted against 0, 1, 2, ...; a pair
@@ -109,10 +109,10 @@ def loss_curves(
 
 
 def heatmap(
-    matrix: "np.ndarray",
+    matrix: np.ndarray,
     row_labels: Sequence[str] | None = None,
     col_labels: Sequence[str] | None = None,
-    ax: "Axes | None" = None,
+    ax: Axes | None = None,
     title: str = "",
     xlabel: str = "",
     ylabel: str = "",
@@ -120,7 +120,7 @@ def heatmap(
     annotate: bool = False,
     fmt: str = "{:.2g}",
     cmap: str = "Blues",
-) -> "Axes":
+) -> Axes:
     """Show a 2-D array as a colour grid, e.g. bigram counts or an attention map.
 
     ``annotate`` writes each value in its cell (readable up to about 30 x 30), formatted

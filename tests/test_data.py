@@ -42,7 +42,8 @@ def test_unknown_name_lists_the_known_ones(tiny_datasets: Path) -> None:
 
 def test_missing_file_says_which_and_how_to_restore(tiny_datasets: Path) -> None:
     (tiny_datasets / "story.txt").unlink()
-    with pytest.raises(data.DatasetError, match=r"story\.txt, is missing\. Restore it with `git checkout -- datasets/story\.txt`"):
+    missing = r"story\.txt, is missing\. Restore it with `git checkout -- datasets/story\.txt`"
+    with pytest.raises(data.DatasetError, match=missing):
         data.load_text("story")
 
 
@@ -106,11 +107,13 @@ def test_shipped_splits_are_the_same_text_everywhere() -> None:
     parts = data.splits("shakespeare")
     assert parts.train + parts.valid + parts.test == data.load_text("shakespeare")
     names = data.splits("names")
-    assert sorted(names.train.split() + names.valid.split() + names.test.split()) == sorted(data.load_text("names").split())
+    parts = names.train.split() + names.valid.split() + names.test.split()
+    assert sorted(parts) == sorted(data.load_text("names").split())
 
 
 def test_labelled_split_is_stratified() -> None:
-    records = [{"label": "a", "text": str(i)} for i in range(500)] + [{"label": "b", "text": str(i)} for i in range(300)]
+    records = ([{"label": "a", "text": str(i)} for i in range(500)]
+               + [{"label": "b", "text": str(i)} for i in range(300)])
     parts = data.split_labelled(records)
     for part, (n_a, n_b) in zip(data.PARTS, ((400, 240), (50, 30), (50, 30))):
         labels = [r["label"] for r in parts[part]]

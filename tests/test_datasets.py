@@ -165,7 +165,7 @@ def test_shakespeare_is_speeches():
         lines = s.split("\n")
         assert re.fullmatch(r"[A-Z][A-Z' -]*[A-Z]:", lines[0]), lines[0]
         assert len(lines) >= 2 and all(lines[1:]), s[:80]
-        assert not any(re.fullmatch(r"(ACT|Act|SCENE|Scene)\b.*", l) for l in lines)
+        assert not any(re.fullmatch(r"(ACT|Act|SCENE|Scene)\b.*", line) for line in lines)
     speakers = collections.Counter(s.split("\n", 1)[0] for s in speeches)
     assert speakers["HAMLET:"] > 300 and "HAM.:" not in speakers and "Ham.:" not in speakers
     assert "Gutenberg" not in text
@@ -185,7 +185,7 @@ def test_tang_poems_shape():
 
 
 def test_authorship_balanced_and_labelled():
-    rows = [l.split("\t") for l in text_of("authorship").split("\n")[1:-1]]
+    rows = [line.split("\t") for line in text_of("authorship").split("\n")[1:-1]]
     counts = collections.Counter(r[0] for r in rows)
     assert set(counts) == {"shakespeare", "austen", "kjv"}
     assert len(set(counts.values())) == 1
@@ -194,7 +194,7 @@ def test_authorship_balanced_and_labelled():
 
 
 def test_pairs_short_and_distinct():
-    rows = [l.split("\t") for l in text_of("kjv_rv1909_pairs").split("\n")[1:-1]]
+    rows = [line.split("\t") for line in text_of("kjv_rv1909_pairs").split("\n")[1:-1]]
     assert len({r[0] for r in rows}) == len(rows)
     for ref, en, es in rows:
         assert 3 <= len(en.split()) <= 16 and 3 <= len(es.split()) <= 16, ref

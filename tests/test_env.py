@@ -75,7 +75,8 @@ def test_setup_prints_one_stable_line(capsys: pytest.CaptureFixture[str], monkey
     line = capsys.readouterr().out
     assert device == torch.device("cpu")
     assert re.fullmatch(
-        r"lmcourse \d+\.\d+\.\d+ \| python 3\.\d+ \| torch \d+\.\d+\.\d+ \| numpy [\d.]+ \| device cpu \| scale ci \| seed 0\n",
+        r"lmcourse \d+\.\d+\.\d+ \| python 3\.\d+ \| torch \d+\.\d+\.\d+ \| numpy [\d.]+ "
+        r"\| device cpu \| scale ci \| seed 0\n",
         line,
     ), line
 

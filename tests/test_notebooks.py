@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-import pytest
-
 import nbtools
+import pytest
 
 SOLUTIONS = sorted(nbtools.SOLUTIONS.glob("*.ipynb"))
 CHAPTERS = sorted(nbtools.CHAPTERS.glob("*.ipynb"))
@@ -88,6 +87,7 @@ def test_readme_run_times_are_the_recorded_ones() -> None:
     import re
 
     import build_notebooks
+
     from lmcourse.course import CHAPTERS
 
     readme = build_notebooks.README.read_text(encoding="utf-8")
@@ -98,7 +98,8 @@ def test_readme_run_times_are_the_recorded_ones() -> None:
         else:
             shown = f"≤ {ch.run_budget_s} s"
         assert re.search(rf"^\| {ch.number} \| `{ch.slug}` \|(?:[^|\n]*\|){{3}} {shown} \|", readme, re.M), (
-            f"README.md's row for {ch.slug} should show the run time {shown!r} (python tools/build_notebooks.py writes it)")
+            f"README.md's row for {ch.slug} should show the run time {shown!r} "
+            "(python tools/build_notebooks.py writes it)")
 
 
 def test_the_plan_keeps_the_suite_under_its_budget() -> None:
@@ -121,7 +122,8 @@ def good_notebook() -> nbformat.NotebookNode:
             "**Solutions** in solutions/."
         ),
         nbformat.v4.new_code_cell("import lmcourse\ndevice = lmcourse.setup()", execution_count=1),
-        nbformat.v4.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION", execution_count=2),
+        nbformat.v4.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION",
+                                  execution_count=2),
         nbformat.v4.new_code_cell("check(f)", execution_count=3, metadata={"tags": ["check"]}),
     ]
     return nb
@@ -171,7 +173,8 @@ def test_make_chapter_stubs_solutions_and_tags_checks() -> None:
     chapter = nbtools.make_chapter(good_notebook(), "demo")
     assert chapter.cells[2].source == "def f(x):\n    " + nbtools.STUB
     assert nbtools.tags(chapter.cells[3]) == ["check", "raises-exception"]
-    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in chapter.cells if c.cell_type == "code")
+    code = [c for c in chapter.cells if c.cell_type == "code"]
+    assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in code)
 
 
 def test_an_out_of_date_chapter_is_detected() -> None:

@@ -65,10 +65,10 @@ def test_readme_learning_path_lists_every_chapter() -> None:
 
 
 def test_time_outs_agree_with_the_budget() -> None:
-    """One cell time-out (builder and nbval), pytest-timeout just above it, CI's time-out just above the suite's budget."""
-    import tomllib
-
+    """One cell time-out (builder and nbval), pytest-timeout just above it, and CI's time-out just above
+    the suite's budget."""
     import nbtools
+    import tomllib
 
     ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert int(ini["timeout"]) == nbtools.CELL_TIMEOUT + 60

@@ -62,7 +62,8 @@ def update_readme(times: dict[str, float]) -> None:
     text = README.read_text(encoding="utf-8")
     for slug, seconds in times.items():
         row = re.compile(rf"^(\| \d\d \| `{re.escape(slug)}` \|(?:[^|\n]*\|){{3}}) [^|\n]* \|", re.M)
-        text, n = row.subn(lambda m: f"{m.group(1)} {readme_run_time(seconds)} |", text)
+        shown = readme_run_time(seconds)
+        text, n = row.subn(lambda m, shown=shown: f"{m.group(1)} {shown} |", text)
         if n != 1:
             sys.exit(f"README.md: no learning-path row for {slug} with a run-time column")
     README.write_text(text, encoding="utf-8")

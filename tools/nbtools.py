@@ -274,7 +274,8 @@ def problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
     for i, cell in enumerate(cells):
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error" and "raises-exception" not in tags(cell):
-                found.append(f"{name}, cell {i}: stores an error ({out.get('ename')}) but is not tagged raises-exception")
+                found.append(f"{name}, cell {i}: stores an error ({out.get('ename')}) "
+                             "but is not tagged raises-exception")
             if ABSOLUTE_PATH.search(json.dumps(out)):
                 found.append(f"{name}, cell {i}: an output names an absolute path of the author's machine")
         if ABSOLUTE_PATH.search(cell.source):

@@ -33,6 +33,7 @@ import names  # noqa: E402
 import pride_and_prejudice  # noqa: E402
 import shakespeare  # noqa: E402
 import tang_poems  # noqa: E402
+
 from lmcourse.data import sha256_of  # noqa: E402
 
 DATASETS = {

@@ -173,8 +173,8 @@ def clean_play(raw: str, play: str, stats: dict) -> list[tuple[str, list[str]]]:
     speeches: list[tuple[str, list[str]]] = []
     dropped = []
     for para in re.split(r"\n[ \t]*\n", text):
-        lines = [tidy(l) for l in para.split("\n")]
-        lines = [l for l in lines if l and not SONG_HEADING.match(l)]
+        lines = [tidy(line) for line in para.split("\n")]
+        lines = [line for line in lines if line and not SONG_HEADING.match(line)]
         if not lines:
             continue
         if HEADING.match(lines[0]) or lines[0] in ("THE END", "EPILOGUE", "THE PROLOGUE"):

@@ -16,8 +16,8 @@ import html
 import re
 import struct
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def read_module(module_dir: Path) -> Iterator[tuple[str, int, int, str]]:
