@@ -206,14 +206,14 @@ def test_unbalanced_markers_are_errors(source: str, why: str) -> None:
 
 def test_stale_outputs_are_named() -> None:
     nb = good_notebook()
-    nb.metadata[nbtools.META] = {"run_seconds": 1.0, **nbtools.fingerprint(nb, ["lmcourse", "lmcourse.checks"])}
+    nb.metadata[nbtools.META] = {"run_seconds": 1.0, **nbtools.fingerprint(nb, ["lmcourse", "lmcourse.checks", "lmcourse.checks.core"])}
     assert nbtools.stale(nb, "demo") == []
-    nb.metadata[nbtools.META]["package"]["lmcourse/checks.py"] = "0" * 16
+    nb.metadata[nbtools.META]["package"]["lmcourse/checks/core.py"] = "0" * 16
     nb.metadata[nbtools.META]["datasets"]["names"] = "0" * 16
     nb.cells[2].source += "\n"
     assert nbtools.stale(nb, "demo") == [
         "demo: its cells changed since its outputs were stored",
-        "demo: lmcourse/checks.py changed since its outputs were stored",
+        "demo: lmcourse/checks/core.py changed since its outputs were stored",
         "demo: dataset 'names' changed since its outputs were stored",
     ]
     del nb.metadata[nbtools.META]

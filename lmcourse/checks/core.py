@@ -1,0 +1,289 @@
+"""The core of the exercise checkers: the framework every chapter's checkers share.
+
+- :func:`checker` makes a function a checker: it runs in :func:`forked_rng` (a check cell never
+  changes the learner's random numbers) and its frames are hidden from the traceback;
+- :class:`CheckFailed` is a wrong answer, shown as its message alone: what was checked, expected,
+  got, and a hint naming the mistake; :class:`ExerciseNotDone` is a stub still in place;
+- :func:`call` runs the learner's function, :func:`fail`, :func:`expect_equal`,
+  :func:`expect_close` and :func:`number` compare and report, :func:`passed` prints the ✓ line;
+- the helpers below them read numbers out of whatever container a learner returns.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
+_PACKAGE = str(Path(__file__).resolve().parent.parent)  # the whole lmcourse package
+
+
+class CheckFailed(AssertionError):
+    """An exercise answer is wrong; the message says what, expected, got, and a hint.
+
+    In a notebook it is shown as that message alone (``_render_traceback_`` is
+    IPython's hook): no frames of this package, whose source would only distract
+    (and could show the answer). If the learner's own code crashed, the frames of
+    their code come first, then the message.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        lines: list[str] = []
+        cause = self.__cause__
+        if cause is not None:
+            frames = [f for f in traceback.extract_tb(cause.__traceback__) if not f.filename.startswith(_PACKAGE)]
+            lines.append("Your code raised an exception (most recent call last):")
+            lines += [entry.rstrip("\n") for entry in traceback.format_list(frames)]
+            lines += [entry.rstrip("\n") for entry in traceback.format_exception_only(type(cause), cause)]
+            lines.append("")
+        lines.append(f"{type(self).__name__}: {self}")
+        return lines
+
+
+class ExerciseNotDone(NotImplementedError):
+    """The exercise's function is still the stub; shown as its one-line message in a notebook."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+@contextmanager
+def forked_rng() -> Iterator[None]:
+    """Run a block without touching anyone's random numbers: Python's ``random``, numpy's global
+    generator and torch's (CPU and every CUDA device) are put back as they were afterwards,
+    whether the block returned, failed or raised."""
+    import numpy as np
+    import torch
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    try:
+        with torch.random.fork_rng(devices=devices):
+            yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def checker(fn: F) -> F:
+    """Make ``fn`` an exercise checker: it runs inside :func:`forked_rng`, so a check cell never
+    changes the draws of the cells after it (solved or not, passed or failed), and its frames are
+    hidden from IPython's traceback (``__tracebackhide__``)."""
+
+    @functools.wraps(fn)
+    def check(*args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True  # noqa: F841 - read by IPython and pytest
+        with forked_rng():
+            return fn(*args, **kwargs)
+
+    check.forks_rng = True  # type: ignore[attr-defined]
+    return check  # type: ignore[return-value]
+
+
+def _show(value: Any, limit: int = 200) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def fail(exercise: str, what: str, expected: Any, got: Any, hint: str) -> NoReturn:
+    """Raise :class:`CheckFailed` with the four parts a learner needs."""
+    raise CheckFailed(
+        f"exercise {exercise}: {what}\n  expected: {_show(expected)}\n  got:      {_show(got)}\n  hint:     {hint}"
+    )
+
+
+def passed(exercise: str, what: str) -> None:
+    """Print the one line that says an exercise is solved."""
+    print(f"✓ exercise {exercise} passed: {what}")
+
+
+def call(exercise: str, fn: Callable[..., Any], *args: Any,
+         hint: str = "call your function on this input yourself and read the traceback above.") -> Any:
+    """Call the learner's ``fn`` on ``args``.
+
+    A stub gets a plain "still the stub" message; any other exception becomes a
+    :class:`CheckFailed` that names the input and keeps the original traceback
+    (chained above it), with ``hint`` for the likely cause.
+    """
+    name = getattr(fn, "__name__", "your function")
+    if not callable(fn):
+        fail(exercise, "the answer should be a function", "a callable, e.g. the function you defined", fn,
+             "pass the function itself (its name, without parentheses).")
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise ExerciseNotDone(
+            f"exercise {exercise}: {name} is still the stub. Replace its `raise NotImplementedError` "
+            "with your code, run that cell, then run this check again."
+        ) from None
+    except Exception as err:  # noqa: BLE001 - any crash of the learner's code is reported the same way
+        shown = ", ".join(_show(a, 60) for a in args)
+        raise CheckFailed(f"exercise {exercise}: {name}({shown}) raised {type(err).__name__}: {err}\n"
+                          f"  hint:     {hint}") from err
+
+
+def expect_equal(exercise: str, what: str, got: Any, expected: Any, hint: str) -> None:
+    """Fail unless ``got == expected`` exactly."""
+    if got != expected:
+        fail(exercise, what, expected, got, hint)
+
+
+def expect_close(exercise: str, what: str, got: Any, expected: Any, hint: str,
+                 rtol: float = 1e-6, atol: float = 1e-9) -> None:
+    """Fail unless ``got`` matches ``expected`` elementwise within the tolerances (same shape too)."""
+    import numpy as np
+
+    try:
+        g = np.asarray(_to_numpy(got), dtype=float)
+    except (TypeError, ValueError):
+        fail(exercise, what + " (the answer is not a number or an array of numbers)", expected, got, hint)
+    e = np.asarray(_to_numpy(expected), dtype=float)
+    if g.shape != e.shape:
+        fail(exercise, f"{what}: wrong shape", f"shape {e.shape}", f"shape {g.shape}", hint)
+    if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=False):
+        fail(exercise, what, np.round(e, 6).tolist(), np.round(g, 6).tolist(), hint)
+
+
+def number(exercise: str, what: str, got: Any, expected: Any, hint: str) -> float:
+    """``got`` as a float if it is one real number (Python, numpy or a one-element torch tensor);
+    otherwise fail. A string such as ``"0.6"`` or a bool is not a number: it is rejected, not converted."""
+    import numbers
+
+    value = _to_numpy(got)
+    if hasattr(value, "shape") and getattr(value, "shape", None) in ((), (1,)) and hasattr(value, "item"):
+        value = value.item()  # a 0-d (or one-element) numpy array or tensor
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        fail(exercise, f"{what} should be one number (int or float), not {type(got).__name__}",
+             expected, got, hint)
+    return float(value)
+
+
+def _to_numpy(value: Any) -> Any:
+    """Tensors become numpy arrays (moved to the CPU); everything else passes through."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+
+# --- Helpers for the checkers below ------------------------------------------------------
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int if it is one whole number of an integer type (Python, numpy, a 0-d integer
+    tensor); otherwise None. A float such as 3.0, a bool or a string is not a whole number here."""
+    import numbers
+
+    import numpy as np
+
+    value = _to_numpy(value)
+    if isinstance(value, np.ndarray):
+        if value.shape != () or value.dtype.kind not in "iu":
+            return None
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
+def _real(value: Any) -> float | None:
+    """``value`` as a float if it is one real number (Python, numpy, a 0-d tensor); otherwise None."""
+    import numbers
+
+    import numpy as np
+
+    value = _to_numpy(value)
+    if isinstance(value, np.ndarray):
+        if value.shape != () or value.dtype.kind not in "iuf":
+            return None
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def _numbers(value: Any, whole: bool = False) -> Any:
+    """``value`` as a numpy array (float64, or int64 if ``whole``) if it is a list or tuple of numbers, a
+    numpy array or a torch tensor of a numeric dtype (an integer one if ``whole``); otherwise None.
+    Nothing is converted from text or bools: ``["0.5"]`` and ``[True]`` are not numbers."""
+    import numpy as np
+
+    value = _to_numpy(value)
+    dtype = np.int64 if whole else np.float64
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype) if value.dtype.kind in ("iu" if whole else "iuf") else None
+    if isinstance(value, (list, tuple)):
+        items = [(_whole if whole else _real)(v) for v in value]
+        return None if any(v is None for v in items) else np.array(items, dtype=dtype).reshape(len(items))
+    return None
+
+
+def _first_match(got: Any, candidates: dict[str, Any], rtol: float = 1e-5, atol: float = 1e-7) -> str | None:
+    """The first key of ``candidates`` whose value (the result of a typical mistake) ``got`` equals,
+    within the tolerances; None if it matches none."""
+    import numpy as np
+
+    for hint, value in candidates.items():
+        value = np.asarray(value, dtype=float)
+        if np.shape(got) == value.shape and np.allclose(got, value, rtol=rtol, atol=atol):
+            return hint
+    return None
+
+
+def _flush_c_streams() -> None:
+    """Flush C's stdio buffers (LAPACK prints with C's printf, which buffers when output is not a terminal)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError, TypeError):  # no C library to ask (e.g. Windows): nothing buffered to lose
+        pass
+
+
+@contextmanager
+def _quiet_numerics() -> Iterator[None]:
+    """Run a learner's numeric code without noise that the checker's hint explains better: numpy's
+    floating-point warnings ("divide by zero encountered in log"), Python warnings, and LAPACK's messages
+    ("On entry to DLASCL parameter number 4 had an illegal value", from a fit through log(0)), which C code
+    writes to file descriptor 1 or 2 behind Python's back.
+
+    A descriptor is pointed at the null device only while the block runs, and only if Python's own
+    ``sys.stdout`` / ``sys.stderr`` does not write to it (in Jupyter and under pytest they don't; in a plain
+    terminal they do, and the learner's prints matter more than LAPACK's noise).
+    """
+    import os
+    import sys
+    import warnings
+
+    import numpy as np
+
+    saved: dict[int, int] = {}
+    _flush_c_streams()
+    for fd, stream, original in ((1, sys.stdout, sys.__stdout__), (2, sys.stderr, sys.__stderr__)):
+        if stream is original:
+            continue
+        try:
+            stream.flush()
+            copy = os.dup(fd)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+            saved[fd] = copy
+        except (OSError, ValueError, AttributeError):  # no such descriptor (e.g. pythonw): nothing to silence
+            continue
+    try:
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        _flush_c_streams()
+        for fd, copy in saved.items():
+            os.dup2(copy, fd)
+            os.close(copy)
+
+
