@@ -206,7 +206,8 @@ def test_unbalanced_markers_are_errors(source: str, why: str) -> None:
 
 def test_stale_outputs_are_named() -> None:
     nb = good_notebook()
-    nb.metadata[nbtools.META] = {"run_seconds": 1.0, **nbtools.fingerprint(nb, ["lmcourse", "lmcourse.checks", "lmcourse.checks.core"])}
+    loaded = ["lmcourse", "lmcourse.checks", "lmcourse.checks.core"]
+    nb.metadata[nbtools.META] = {"run_seconds": 1.0, **nbtools.fingerprint(nb, loaded)}
     assert nbtools.stale(nb, "demo") == []
     nb.metadata[nbtools.META]["package"]["lmcourse/checks/core.py"] = "0" * 16
     nb.metadata[nbtools.META]["datasets"]["names"] = "0" * 16
