@@ -43,7 +43,7 @@ from lmcourse.tokenize import (
     tokens_per_char,
 )
 
-# database=None: no .hypothesis/ folder is written into the repository.
+# database=None is also set for every test by tests/conftest.py, which keeps .hypothesis/ out of the repository.
 FAST = settings(max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 PARAGRAPH = (
