@@ -133,7 +133,11 @@ def info(name: str) -> dict[str, Any]:
                         f"got {type(name).__name__} {name!r}.")
     entries = manifest()
     if name not in entries:
-        raise DatasetError(f"unknown dataset {name!r}; the known datasets are: {', '.join(sorted(entries))}.")
+        import difflib
+
+        close = difflib.get_close_matches(name, entries, n=1)
+        guess = f" Did you mean {close[0]!r}?" if close else ""
+        raise DatasetError(f"unknown dataset {name!r}; the known datasets are: {', '.join(sorted(entries))}.{guess}")
     _check_entry(name, entries[name])
     return entries[name]
 

@@ -54,8 +54,8 @@ def scaled(ci: T, laptop: T, gpu: T) -> T:
 def _threads() -> int | None:
     """``LMCOURSE_THREADS`` as a whole number from 1 to the machine's CPU count (unset or empty: None).
 
-    2 is always allowed, even on a 1-CPU machine: the test configuration pins 2 threads, so that the
-    stored notebook outputs reproduce anywhere. A huge count is refused before torch sees it (torch
+    2 is always allowed, even on a 1-CPU machine, so that an old two-thread setting still works (the
+    test configuration pins 1 thread per notebook, two notebooks at a time). A huge count is refused before torch sees it (torch
     crashes on the first matrix product with, say, a million threads).
     """
     raw = os.environ.get("LMCOURSE_THREADS", "").strip()
@@ -195,6 +195,7 @@ def setup(seed: int = 0, device: str | torch.device | None = None, quiet: bool =
     import lmcourse
 
     seed = _check_seed(seed, "setup(seed=0)")
+    scale()  # a misspelt LMCOURSE_SCALE is an error now, even with quiet=True, not at the first scaled(...)
     if not isinstance(quiet, bool):
         raise TypeError(f"quiet must be True or False, got {type(quiet).__name__} {quiet!r}.")
     threads = _threads()

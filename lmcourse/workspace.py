@@ -43,7 +43,13 @@ def copy_chapters(dest: Path | str = WORKSPACE, source: Path | str = ROOT / "cha
 
 
 def main(argv: list[str]) -> int:
-    dest = Path(argv[0]) if argv else WORKSPACE
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m lmcourse.workspace", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dest", nargs="?", type=Path, default=WORKSPACE,
+                        help="the folder for your copies (default: my-work/ at the top of the repository)")
+    dest = parser.parse_args(argv).dest
     try:
         copied = copy_chapters(dest)
     except OSError as err:

@@ -346,3 +346,8 @@ def test_split_labelled_refuses_bad_records(records: object, error: type, why: s
     with pytest.raises(error, match=why):
         data.split_labelled(records)  # type: ignore[arg-type]
     assert len(data.split_labelled([{"label": "a"}] * 6).valid) == 1  # 6 records per label are enough
+
+
+def test_an_unknown_name_suggests_the_closest() -> None:
+    with pytest.raises(data.DatasetError, match=r"unknown dataset 'shakespear'.* Did you mean 'shakespeare'\?"):
+        data.info("shakespear")

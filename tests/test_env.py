@@ -216,3 +216,9 @@ def test_progress_rejects_what_it_cannot_show(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(TypeError, match="desc is the bar's label, a str"):
         lmcourse.progress(range(3), desc=None)  # type: ignore[arg-type]
     assert list(lmcourse.progress(range(3), total=3, desc="steps")) == [0, 1, 2]
+
+
+def test_a_misspelt_scale_fails_at_setup_even_when_quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMCOURSE_SCALE", "large")
+    with pytest.raises(ValueError, match="LMCOURSE_SCALE='large' is not a scale"):
+        lmcourse.setup(quiet=True)

@@ -47,3 +47,10 @@ def test_git_and_the_tests_ignore_the_workspace() -> None:
     ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert "my-work" in ini["norecursedirs"] and "my-work" not in ini["testpaths"]
     assert workspace.WORKSPACE == ROOT / "my-work"
+
+
+def test_help_is_help_not_a_folder(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "lmcourse.workspace", "--help"],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0 and "usage: python -m lmcourse.workspace" in result.stdout
+    assert not (tmp_path / "--help").exists()
