@@ -55,8 +55,8 @@ def _threads() -> int | None:
     """``LMCOURSE_THREADS`` as a whole number from 1 to the machine's CPU count (unset or empty: None).
 
     2 is always allowed, even on a 1-CPU machine, so that an old two-thread setting still works (the
-    test configuration pins 1 thread per notebook, two notebooks at a time). A huge count is refused before torch sees it (torch
-    crashes on the first matrix product with, say, a million threads).
+    test configuration pins 1 thread per notebook, two notebooks at a time). A huge count is refused
+    before torch sees it (torch crashes on the first matrix product with, say, a million threads).
     """
     raw = os.environ.get("LMCOURSE_THREADS", "").strip()
     if not raw:
