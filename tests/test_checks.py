@@ -31,7 +31,7 @@ def test_failure_message_has_what_expected_got_hint() -> None:
 
 
 def test_expect_close_reports_shape_and_values() -> None:
-    with pytest.raises(checks.CheckFailed, match=r"wrong shape\n  expected: 'shape \(2,\)'"):
+    with pytest.raises(checks.CheckFailed, match=r"wrong shape\n  expected: shape \(2,\)\n  got:      shape \(3,\)"):
         checks.expect_close("x", "probs", [0.5, 0.25, 0.25], [0.5, 0.5], "h")
     with pytest.raises(checks.CheckFailed, match="not a number"):
         checks.expect_close("x", "probs", ["a"], [0.5], "h")
@@ -131,6 +131,49 @@ def test_normalise_names_a_wrong_exception() -> None:
         checks.ch00_normalise(asserts)
 
 
+def normalise_in_place(counts: list[float]) -> list[float]:
+    total = sum(counts)
+    for i in range(len(counts)):
+        counts[i] /= total  # right values, but the caller's counts are gone
+    return counts
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (normalise_in_place, r"normalise\(\[2, 1, 1\]\) changed the list it was given(.|\n)*leave `counts` as it was"),
+        (lambda c: [round(x / sum(c), 2) for x in c], r"don't round(.|\n)*rounded to 2 decimals"),
+        (lambda c: np.round(np.asarray(c) / np.sum(c), 3), r"don't round(.|\n)*rounded to 3 decimals"),
+        # on [2, 1, 1] sum - 1 == len: the hint follows the mistake made, seen on the other inputs
+        (lambda c: [x / (sum(c) - 1) for x in c],
+         r"\[2, 1, 1\]\) does not sum to 1(.|\n)*divided by sum\(counts\) - 1"),
+        (lambda c: [x / len(c) for x in c], r"\[2, 1, 1\]\) does not sum to 1(.|\n)*divided by how many counts"),
+    ],
+)
+def test_normalise_names_the_mistake_made(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch00_normalise(wrong)  # type: ignore[arg-type]
+
+
+def test_normalise_message_shown_in_chapter_00_is_unchanged() -> None:
+    """chapters/00_setup.ipynb stores this message (its normalise_wrong divides by the largest count)."""
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_normalise(lambda counts: [c / max(counts) for c in counts])
+    assert str(err.value) == (
+        "exercise 00.1 (normalise): normalise([2, 1, 1]) does not sum to 1\n  expected: 1.0\n  got:      2.0\n"
+        "  hint:     you divided by the largest count: divide each count by the total of all counts, sum(counts).")
+
+
+def test_descriptions_are_shown_without_quotes_values_with_them() -> None:
+    with pytest.raises(checks.CheckFailed,
+                       match=r"\n  expected: a ValueError \(or ZeroDivisionError\)\n  got:      None"):
+        checks.ch00_normalise(lambda c: [x / sum(c) for x in c] if sum(c) else None)
+    with pytest.raises(checks.CheckFailed, match=r"\n  expected: 'shape \(3,\)'"):
+        checks.fail("x", "a string value", "shape (3,)", "b", "h")  # a real string is still repr'd
+    with pytest.raises(checks.CheckFailed, match=r"\n  expected: \[shape \(3,\)\]\n  got:      'b'"):
+        checks.fail("x", "described", [checks.core.Description("shape (3,)")], "b", "h")
+
+
 def char_counts(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for ch in text:
@@ -166,6 +209,42 @@ def test_char_counts_accepts_any_mapping_of_whole_numbers(right: object) -> None
 def test_char_counts_rejects_typical_mistakes(wrong: object, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch00_char_counts(wrong)  # type: ignore[arg-type]
+
+
+def char_counts_from_zero(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch in counts:
+            counts[ch] += 1
+        else:
+            counts[ch] = 0  # the first occurrence is not counted
+    return counts
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda t: Counter(unicodedata.normalize("NFD", t)), r"normalize\('NFD'(.|\n)*'é' \(U\+00E9\)"),
+        (lambda t: Counter(unicodedata.normalize("NFKD", t)), r"normalize\('NFKD'"),
+        (char_counts_from_zero, r"char_counts\('abca'\)(.|\n)*one short(.|\n)*starts at 1"),
+        (lambda t: Counter(t[:-1]), r"the last character is missing"),  # on 'abca' it looks like presence
+        (lambda t: Counter(t[1:]), r"the first character is missing"),
+        (lambda t: {c: n + 1 for c, n in Counter(t).items()}, r"one too many"),
+    ],
+)
+def test_char_counts_names_the_mistake_made(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch00_char_counts(wrong)  # type: ignore[arg-type]
+
+
+def test_char_counts_shows_code_points_of_non_ascii_keys_and_ascii_ones_as_they_are() -> None:
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_char_counts(lambda t: Counter(unicodedata.normalize("NFD", t)))
+    assert "\n  expected: {'ﬁ' (U+FB01): 2, 'n': 2," in str(err.value)
+    assert "(U+0301)" in str(err.value) and "'n' (U+" not in str(err.value)
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_char_counts(lambda t: Counter(t.replace("\n", "")))  # first fails on the ASCII 'a b\n\nb a\n'
+    assert "expected: {'a': 2, ' ': 2, 'b': 2, '\\n': 3}" in str(err.value)
 
 
 def draw_numpy_private(seed: int) -> np.ndarray:
@@ -233,6 +312,10 @@ def private(seed: int) -> torch.Generator:
         (lambda s: torch.randint(0, 10, (5,), generator=torch.Generator()), r"draw\(7\) and draw\(8\) gave the same"),
         (lambda s: torch.randint(0, 10, (5,), generator=SHARED), "different numbers on a second call"),  # not re-seeded
         (lambda s: [str(v) for v in range(5)], "should return 5 integers"),
+        (lambda s: [random.Random(s).randrange(10)] * 5, r"all the same(.|\n)*not one number repeated"),
+        (lambda s: torch.full((5,), s % 10), r"all the same(.|\n)*expected: five independent draws"),
+        (lambda s: [(s + i) % 10 for i in range(5)], r"evenly spaced(.|\n)*got:      draw\(0\) = \[0, 1, 2, 3, 4\]"),
+        (lambda s: np.array([(3 * s + 7 * i) % 10 for i in range(5)]), r"evenly spaced(.|\n)*\(seed \+ i\) % 10"),
     ],
 )
 def test_reproducible_draw_rejects_typical_mistakes(wrong: object, why: str) -> None:
