@@ -339,12 +339,22 @@ def zipf_slope(counts: list[int]) -> float:
     return float(np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(c), 1)[0])
 
 
+def oov_count(train: list[str], test: list[str]) -> int:
+    known = set(train)  # once: the checker's real case has 129,474 training and 7,108 test words
+    return sum(w not in known for w in test)
+
+
 def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch01_vocab_cutoff(build_vocab)
     checks.ch01_merge(merge)
     checks.ch01_zipf_slope(zipf_python)  # the closed-form least-squares slope, not the checker's polyfit
-    checks.ch01_oov_rate(lambda train, test: sum(w not in set(train) for w in test) / len(test))
+    checks.ch01_oov_rate(lambda train, test: oov_count(train, test) / len(test))
     assert capsys.readouterr().out.count("✓ exercise 01.") == 4
+
+
+def build_vocab_sorting_its_input(words: list[str], min_count: int) -> list[str]:
+    words.sort()  # the right vocabulary in the end, but the caller's list is now sorted
+    return build_vocab(words, min_count)
 
 
 @pytest.mark.parametrize(
@@ -365,6 +375,9 @@ def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda w, m: sorted((x for x, c in Counter(w).items() if c >= m), key=lambda x: (Counter(w)[x], x)),
          "not by the count upwards"),
         (lambda w, m: [(x, c) for x, c in Counter(w).most_common() if c >= m], r"not \(word, count\) pairs"),
+        (build_vocab_sorting_its_input,
+         r"changed the list of words it was given(.|\n)*words.sort\(\) sorts the caller's"),
+        (lambda w, m: build_vocab([w.pop() for _ in range(len(w))], m), r"changed the list of words"),  # emptied
     ],
 )
 def test_ch01_vocab_cutoff_rejects(wrong: object, why: str) -> None:
@@ -412,6 +425,26 @@ def merge_in_place(ids: list[int], pair: tuple[int, int], new_id: int) -> list[i
     return ids
 
 
+def merge_numpy_overlapping(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Vectorised, but matches may overlap: [5, 5, 5] gives [7]."""
+    a = np.asarray(ids, dtype=np.int64)
+    if len(a) < 2:
+        return a.tolist()
+    start = np.append((a[:-1] == pair[0]) & (a[1:] == pair[1]), False)
+    a = np.where(start, new_id, a)
+    return a[~np.concatenate([[False], start[:-1]])].tolist()
+
+
+@pytest.mark.parametrize("right", [
+    lambda ids, pair, new: np.array(merge(ids, pair, new), dtype=np.int64),  # np.array([]) for [] is float64: fine
+    lambda ids, pair, new: np.array(merge(ids, pair, new)),
+    lambda ids, pair, new: torch.tensor(merge(ids, pair, new), dtype=torch.long),
+    lambda ids, pair, new: tuple(np.int32(i) for i in merge(ids, pair, new)),
+])
+def test_ch01_merge_accepts_ids_as_python_numpy_or_torch_integers(right: object) -> None:
+    checks.ch01_merge(right)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "wrong,why",
     [
@@ -421,6 +454,17 @@ def merge_in_place(ids: list[int], pair: tuple[int, int], new_id: int) -> list[i
         (merge_by_string, "no str or bytes tricks"),
         (merge_right_to_left, "scan left to right"),
         (merge_in_place, "changed the list it was given"),
+        (lambda ids, pair, new: merge(merge(ids, pair, new), pair[::-1], new),
+         r"\[11, 2, 1, 23\](.|\n)*a pair is ordered"),
+        (merge_numpy_overlapping, r"occurrences do not overlap"),
+        (lambda ids, pair, new: [str(i) for i in merge(ids, pair, new)], r"list of int ids(.|\n)*not as text"),
+        (lambda ids, pair, new: [i + 0.4 for i in merge(ids, pair, new)], r"ids are whole numbers(.|\n)*list of float"),
+        (lambda ids, pair, new: torch.tensor(merge(ids, pair, new), dtype=torch.float32), r"a torch.float32 tensor"),
+        (lambda ids, pair, new: np.array(merge(ids, pair, new), dtype=np.float16), r"a numpy float16 array"),
+        (lambda ids, pair, new: [[i] for i in merge(ids, pair, new)], r"not a list of lists"),
+        (lambda ids, pair, new: (i for i in merge(ids, pair, new)), r"wrap it in list"),
+        (lambda ids, pair, new: merge(ids, pair, new)[:1] + ids[2:] if tuple(ids[:2]) == pair else list(ids),
+         r"not only the first"),
     ],
 )
 def test_ch01_merge_rejects(wrong: object, why: str) -> None:
@@ -517,6 +561,31 @@ def test_ch01_zipf_slope_rejects(wrong: object, why: str) -> None:
         checks.ch01_zipf_slope(wrong)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("decimals", [1, 2])
+def test_ch01_zipf_slope_says_dont_round_not_ranks_from_2(decimals: int) -> None:
+    """On Shakespeare the slope rounded to 2 decimals (-1.25) lies within 1e-3 of the rank + 1 slope."""
+    with pytest.raises(checks.CheckFailed, match=rf"don't round(.|\n)*rounded to {decimals} decimals"):
+        checks.ch01_zipf_slope(lambda c: round(zipf_slope(c), decimals))
+    counts = list(ch01_checks._word_counts("shakespeare"))
+    right = zipf_slope(counts)
+    hint = ch01_checks._zipf_mistake(round(right, decimals), np.array(counts, dtype=float), right)
+    assert hint is not None and hint.startswith("don't round")
+
+
+def test_ch01_zipf_slope_uses_the_chapters_lower_cased_counts() -> None:
+    """The exercise says freqs["Pride and Prejudice"] (lower-cased words, 6,460 types) gives the slope printed in
+    section 4, -1.35: the checker's expected value is that one, and its message says which counts it used."""
+    from lmcourse import data
+
+    words = [w.lower() for w in tk.split_words(data.load_text("pride_and_prejudice")) if w[0].isalpha()]
+    assert sorted(ch01_checks._word_counts("pride_and_prejudice")) == sorted(Counter(words).values())
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch01_zipf_slope(lambda c: -zipf_slope(c))
+    assert ("the slope for the 6,460 lower-cased word counts of Pride and Prejudice "
+            '(freqs["Pride and Prejudice"] in section 4)\n  expected: -1.345917' in str(err.value))
+    assert round(zipf_slope(list(ch01_checks._word_counts("pride_and_prejudice"))), 2) == -1.35
+
+
 def test_ch01_zipf_slope_reports_log_of_zero_without_numpy_or_lapack_noise(capfd: pytest.CaptureFixture[str]) -> None:
     ranks_from_zero = lambda c: fit(np.log(np.arange(len(c))), np.log(sorted(c)[::-1]))  # noqa: E731
     with warnings.catch_warnings():
@@ -538,14 +607,32 @@ def test_ch01_zipf_slope_reports_log_of_zero_without_numpy_or_lapack_noise(capfd
     assert "still here" in capfd.readouterr().err
 
 
+def oov_sorts_its_input(train: list[str], test: list[str]) -> float:
+    train.sort()  # changes the caller's list
+    return oov_count(train, test) / len(test)
+
+
 @pytest.mark.parametrize(
     "wrong,why",
     [
         (lambda train, test: len(set(test) - set(train)) / len(set(test)), "count test tokens"),  # types, not tokens
-        (lambda train, test: sum(w not in set(train) for w in test) / len(train), r"oov_rate\("),  # wrong denominator
-        (lambda train, test: sum(w in set(train) for w in test) / len(test), "in-vocabulary rate"),
-        (lambda train, test: 100 * sum(w not in set(train) for w in test) / len(test), "not a percentage"),
-        (lambda train, test: sum(w not in set(test) for w in train) / len(train), "the first argument is the training"),
+        (lambda train, test: oov_count(train, test) / len(train), r"oov_rate\((.|\n)*not by the number of training"),
+        (lambda train, test: (len(test) - oov_count(train, test)) / len(test), "in-vocabulary rate"),
+        (lambda train, test: 100 * oov_count(train, test) / len(test), "not a percentage"),
+        (lambda train, test: oov_count(test, train) / len(train), "the first argument is the training"),
+        # the distinct OOV words over the test tokens: 0.4 on the first case, where 1 - 0.6 is 0.4 too
+        (lambda train, test: len(set(test) - set(train)) / len(test), r"\n  got:      0.4\n(.|\n)*each occurrence"),
+        (lambda train, test: oov_count(train, test), r"number of out-of-vocabulary tokens: divide it"),
+        (lambda train, test: oov_count(train, test) // len(test), r"integer division \(//\)"),
+        (lambda train, test: oov_count(train, test) / len(set(test)), r"not by the number of distinct test words"),
+        (lambda train, test: round(oov_count(train, test) / len(test), 2), r"don't round(.|\n)*2 decimals"),
+        (lambda train, test: round(oov_count(train, test) / len(test), 3),  # exact on all the small cases
+         r"129,474 training and 7,108 validation words(.|\n)*expected: 0.019133(.|\n)*don't round(.|\n)*3 decimals"),
+        (lambda train, test: oov_count([w.lower() for w in train], [w.lower() for w in test]) / len(test),
+         r"'The' and 'the' are different words"),
+        (lambda train, test: oov_count(set(map(str.casefold, train)), map(str.casefold, test)) / len(test),
+         r"THE(.|\n)*expected: 0.375\n  got:      0.125\n(.|\n)*don't lower-case"),
+        (oov_sorts_its_input, r"changed the list of training words(.|\n)*don't modify them"),
     ],
 )
 def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
@@ -765,8 +852,8 @@ def test_counts_must_be_whole_numbers_not_floats_or_strings() -> None:
 
 def test_a_number_as_a_string_is_not_a_number() -> None:
     with pytest.raises(checks.CheckFailed, match="one number .* not str"):
-        checks.ch01_oov_rate(lambda train, test: str(sum(w not in set(train) for w in test) / len(test)))
-    checks.ch01_oov_rate(lambda train, test: torch.tensor(sum(w not in set(train) for w in test) / len(test)))
+        checks.ch01_oov_rate(lambda train, test: str(oov_count(train, test) / len(test)))
+    checks.ch01_oov_rate(lambda train, test: torch.tensor(oov_count(train, test) / len(test)))
 
 
 def draws() -> tuple[float, float, float]:
@@ -813,7 +900,7 @@ RIGHT = {
     "ch01_vocab_cutoff": build_vocab,
     "ch01_merge": merge,
     "ch01_zipf_slope": zipf_slope,
-    "ch01_oov_rate": lambda train, test: sum(w not in set(train) for w in test) / len(test),
+    "ch01_oov_rate": lambda train, test: oov_count(train, test) / len(test),
     "ch01_bpe_train": (bpe_train, bpe_encode),  # a checker of two functions: a tuple of its arguments
 }
 
