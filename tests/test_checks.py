@@ -698,6 +698,22 @@ def test_the_checkers_naive_bpe_is_the_package_s() -> None:
     assert ch01_checks._bpe_encode(text, merges) == ids == bpe_encode(text, merges)
 
 
+def test_ch01_bpe_inputs_show_every_merge_and_utf8_bytes() -> None:
+    """encode is run on the text its merges were learned from, where every merge occurs (the last one too), and
+    train on a text whose code points are not its UTF-8 bytes."""
+    merges_text = ch01_checks._bpe_texts()[1]
+    merges = tk.BPETokenizer(100).fit(merges_text).merges
+    assert len(merges) == 100
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(merges_text)]
+    for k, pair in enumerate(merges):  # each merge replaces its pair somewhere: leaving it out changes the ids
+        merged = [merge(ids, pair, 256 + k) for ids in chunks]
+        assert merged != chunks, k
+        chunks = merged
+    text = ch01_checks._BPE_UNICODE
+    assert [ord(ch) for ch in text] != list(text.encode("utf-8"))
+    assert bpe_train_variant(code_points=True)(text, 30) != bpe_train(text, 30)  # type: ignore[operator]
+
+
 @pytest.mark.parametrize("train,encode", [(bpe_train, bpe_encode), (bpe_train_weighted_types, bpe_encode_lowest_rank),
                                           (bpe_train, lambda t, m: np.array(bpe_encode(t, m), dtype=np.int32))])
 def test_ch01_bpe_accepts_right_answers(train: object, encode: object, capsys: pytest.CaptureFixture[str]) -> None:
@@ -706,14 +722,15 @@ def test_ch01_bpe_accepts_right_answers(train: object, encode: object, capsys: p
 
 
 def bpe_train_variant(pieces: object = tk.pretokenize, count: str = "weighted", tie: str = "smallest",
-                      first_id: int = 256, update: bool = True, stop_at_one: bool = False, extra: int = 0) -> object:
+                      first_id: int = 256, update: bool = True, stop_at_one: bool = False, extra: int = 0,
+                      code_points: bool = False, first_only: bool = False) -> object:
     """A wrong train: one typical mistake, written as a learner would."""
 
     def train(text: str, num_merges: int) -> list[tuple[int, int]]:
         chunks = pieces(text)  # type: ignore[operator]
         if count == "types":
             chunks = list(set(chunks))
-        seqs = [list(c.encode("utf-8")) for c in chunks]
+        seqs = [[ord(ch) for ch in c] if code_points else list(c.encode("utf-8")) for c in chunks]
         merges: list[tuple[int, int]] = []
         for k in range(num_merges + extra):
             pairs = [set(zip(ids, ids[1:])) if count == "presence" else zip(ids, ids[1:]) for ids in seqs]
@@ -728,10 +745,18 @@ def bpe_train_variant(pieces: object = tk.pretokenize, count: str = "weighted", 
                 pair = min(counts, key=lambda p: (-counts[p], p))
             merges.append(pair)
             if update:
-                seqs = [merge(ids, pair, first_id + k) for ids in seqs]
+                seqs = [merge_first(ids, pair, first_id + k) if first_only else merge(ids, pair, first_id + k)
+                        for ids in seqs]
         return merges
 
     return train
+
+
+def merge_first(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            return ids[:i] + [new_id] + ids[i + 2:]  # returns after the first occurrence
+    return ids
 
 
 def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
@@ -759,7 +784,9 @@ def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
         (bpe_train_variant(first_id=0), "byte 0 does not occur in this text(.|\n)*merge k creates id 256 \\+ k"),
         (bpe_train_variant(update=False), "that pair was merged before"),
         (bpe_train_variant(stop_at_one=True), "stopped after(.|\n)*a pair seen only once is still merged"),
-        (bpe_train_variant(extra=1), "too many merges"),
+        (bpe_train_variant(extra=1), r"too many merges\n  expected: 40 merges\n  got:      41 merges"),
+        (bpe_train_variant(code_points=True), r"train\('床前明月光(.|\n)*UTF-8 bytes(.|\n)*not its code points"),
+        (bpe_train_variant(first_only=True), r"not only the first"),
         (lambda text, n: bpe_train(text, n - 1), "stopped after 39 merges"),
         (bpe_train_no_stop, "stop when no pair is left"),
         (lambda text, n: {p: 256 + k for k, p in enumerate(bpe_train(text, n))}, r"list\(d\) of a dict"),
@@ -798,6 +825,16 @@ def bpe_encode_whole_text(text: str, merges: list[tuple[int, int]]) -> list[int]
     return ids
 
 
+def bpe_encode_code_points(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = []
+    for chunk in tk.pretokenize(text):
+        chunk_ids = [ord(ch) for ch in chunk]  # code points, not UTF-8 bytes: the same for ASCII
+        for k in range(len(merges)):
+            chunk_ids = merge(chunk_ids, merges[k], 256 + k)
+        ids += chunk_ids
+    return ids
+
+
 def bpe_encode_pops(text: str, merges: list[tuple[int, int]]) -> list[int]:
     merges.reverse()
     return bpe_encode(text, merges[::-1])
@@ -812,8 +849,12 @@ def bpe_encode_pops(text: str, merges: list[tuple[int, int]]) -> list[int]:
         (bpe_encode_variant("found once"), "looking once at the pairs found in the text"),
         (bpe_encode_variant("reversed"), "from the first learned to the last"),
         (bpe_encode_variant("rank ids"), "merge k gives id 256 \\+ k, not k"),
-        (lambda t, m: [bpe_encode(c, m) for c in tk.pretokenize(t)], "one flat list of ids"),
-        (lambda t, m: [float(i) for i in bpe_encode(t, m)], "one flat list of ids"),
+        (lambda t, m: [bpe_encode(c, m) for c in tk.pretokenize(t)], "one flat list(.|\n)*not a list of lists"),
+        (lambda t, m: [float(i) for i in bpe_encode(t, m)], r"one flat list of int ids(.|\n)*list of float"),
+        (lambda t, m: torch.tensor(bpe_encode(t, m), dtype=torch.float32), r"this is a torch.float32 tensor"),
+        (lambda t, m: [str(i) for i in bpe_encode(t, m)], r"ids are ints(.|\n)*not as text"),
+        (lambda t, m: bpe_encode(t, m[:-1]), r"apply every merge, the last one too"),
+        (bpe_encode_code_points, r"not its code points"),
         (bpe_encode_pops, "changed the list of merges"),
         (lambda t, m: list(t.encode("utf-8")), "in each chunk of tk.pretokenize"),  # no merges at all
     ],

@@ -453,17 +453,27 @@ def ch01_oov_rate(oov_rate: Callable[[list[str], list[str]], Any]) -> None:
     passed(ex, "the out-of-vocabulary rate is measured over test tokens")
 
 
+def _merge_first(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace only the first occurrence of ``pair`` in ``ids`` by ``new_id`` (a typical wrong merge step)."""
+    at = next((i for i in range(len(ids) - 1) if (ids[i], ids[i + 1]) == pair), None)
+    return list(ids) if at is None else ids[:at] + [new_id] + ids[at + 2:]
+
+
 def _bpe_merges(pieces: list[str], num_merges: int, count: str = "weighted", tie: str = "smallest",
-                first_id: int = 256) -> list[tuple[int, int]]:
+                first_id: int = 256, units: str = "bytes", replace: str = "all") -> list[tuple[int, int]]:
     """The textbook BPE loop over ``pieces`` (pre-tokenised chunks, repeats included), with the knobs that
     typical wrong answers turn: ``count`` "weighted" (every pair of every chunk occurrence), "types"
     (each distinct chunk once) or "presence" (a pair once per chunk); ``tie`` "smallest", "largest" or
-    "first" (the first pair seen, as ``max(counts, key=counts.get)``); ``first_id`` of the new ids."""
+    "first" (the first pair seen, as ``max(counts, key=counts.get)``); ``first_id`` of the new ids; ``units``
+    "bytes" or "code points" (``ord(ch)``, not UTF-8 bytes); ``replace`` "all" or "first" (each merge replaces
+    only the first occurrence of its pair in each chunk)."""
     from collections import Counter
 
     from lmcourse.tokenize import _merge
 
-    seqs = [list(p.encode("utf-8")) for p in (dict.fromkeys(pieces) if count == "types" else pieces)]
+    seqs = [list(p.encode("utf-8")) if units == "bytes" else [ord(ch) for ch in p]
+            for p in (dict.fromkeys(pieces) if count == "types" else pieces)]
+    step = _merge if replace == "all" else _merge_first
     merges: list[tuple[int, int]] = []
     for k in range(num_merges):
         pairs = [set(zip(ids, ids[1:])) if count == "presence" else zip(ids, ids[1:]) for ids in seqs]
@@ -473,7 +483,7 @@ def _bpe_merges(pieces: list[str], num_merges: int, count: str = "weighted", tie
         pair = (min(counts, key=lambda p: (-counts[p], p)) if tie == "smallest" else
                 max(counts, key=lambda p: (counts[p], p)) if tie == "largest" else max(counts, key=counts.__getitem__))
         merges.append(pair)
-        seqs = [_merge(ids, pair, first_id + k) for ids in seqs]
+        seqs = [step(ids, pair, first_id + k) for ids in seqs]
     return merges
 
 
@@ -482,13 +492,15 @@ def _bpe_encode(text: str, merges: list[tuple[int, int]], mode: str = "learned o
     with id 256 + k, for k = 0, 1, ...) or one of the typical wrong ways: "whole text" (no pre-tokenisation),
     "text frequency" (the learned pair most frequent in the text first), "leftmost" (the first learned pair
     found in a chunk first), "found once" (each learned pair found in the chunk, once, in the order found),
-    "reversed" (the merges from last to first), "rank ids" (merge k gives id k)."""
+    "reversed" (the merges from last to first), "rank ids" (merge k gives id k), "all but last" (the last merge
+    skipped, as ``range(len(merges) - 1)`` does), "code points" (``ord(ch)`` for the UTF-8 bytes)."""
     from collections import Counter
 
     from lmcourse.tokenize import _merge, pretokenize
 
     ranks = {p: k for k, p in enumerate(merges)}
-    seqs = [list(c.encode("utf-8")) for c in ([text] if mode == "whole text" else pretokenize(text))]
+    seqs = [list(c.encode("utf-8")) if mode != "code points" else [ord(ch) for ch in c]
+            for c in ([text] if mode == "whole text" else pretokenize(text))]
     if mode == "text frequency":
         while True:
             counts = Counter(p for ids in seqs for p in zip(ids, ids[1:]) if p in ranks)
@@ -505,7 +517,8 @@ def _bpe_encode(text: str, merges: list[tuple[int, int]], mode: str = "learned o
             for pair in [p for p in dict.fromkeys(zip(ids, ids[1:])) if p in ranks]:
                 ids = _merge(ids, pair, 256 + ranks[pair])
         else:
-            order = reversed(range(len(merges))) if mode == "reversed" else range(len(merges))
+            order = (reversed(range(len(merges))) if mode == "reversed" else
+                     range(len(merges) - 1) if mode == "all but last" else range(len(merges)))
             for k in order:
                 ids = _merge(ids, merges[k], k if mode == "rank ids" else 256 + k)
         out += ids
@@ -514,13 +527,18 @@ def _bpe_encode(text: str, merges: list[tuple[int, int]], mode: str = "learned o
 
 @functools.cache
 def _bpe_texts() -> tuple[str, str, str]:
-    """From the Shakespeare corpus: its first 3,000 characters (to train on), its first 20,000 (to learn the
-    merges that ``encode`` is handed) and 1,500 characters from the first speech after those (to encode)."""
+    """From the Shakespeare corpus: its first 3,000 characters (to train on), its first 8,000 (to learn the
+    merges that ``encode`` is handed, and to encode: every merge occurs in it, the last one too) and 1,500
+    characters from the first speech after those (to encode)."""
     from lmcourse import data
 
     text = data.load_text("shakespeare")
-    start = text.index("\n\n", 20000) + 2
-    return text[:3000], text[:20000], text[start:start + 1500]
+    start = text.index("\n\n", 8000) + 2
+    return text[:3000], text[:8000], text[start:start + 1500]
+
+
+# Non-ASCII text, to train on: a Tang poem (three UTF-8 bytes a character) and accented Latin letters (two).
+_BPE_UNICODE = "床前明月光，疑是地上霜。舉頭望明月，低頭思故鄉。 Naïve café, naïve cafés: déjà vu."
 
 
 def _bpe_merge_list(ex: str, what: str, got: Any, expected: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -554,6 +572,11 @@ def _bpe_train_mistake(text: str, got: list[tuple[int, int]], expected: list[tup
         if _bpe_merges(alt, k + 1) == got[: k + 1]:
             return hint
     knobs = {
+        "start from the UTF-8 bytes of each chunk, list(chunk.encode('utf-8')), not its code points (ord(ch)): "
+        "'é' is two bytes (195, 169) and '明' three, so ids 0-255 are the bytes and no character is out of range.":
+            {"units": "code points"},
+        "replace every occurrence of the merged pair in each chunk (your merge from 01.2 does), not only the "
+        "first: otherwise the pair is still there to be counted, and the later merges differ.": {"replace": "first"},
         "count each pair once per occurrence of its chunk: ' the' occurring 30 times counts 30 times, "
         "not once per distinct chunk.": {"count": "types"},
         "count every occurrence of a pair, twice if it occurs twice in a chunk (zip(ids, ids[1:]), "
@@ -620,6 +643,11 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
     pair, merge k creating id 256 + k, stopping early only when no pair is left), as a list of pairs.
     ``encode`` must give the package's ids for the merges it is handed: in each chunk, the merges in the
     order learned. It is checked with the package's merges, so each function is judged on its own.
+
+    ``train`` is run on Shakespeare, on one line, and on a Tang poem line with accented Latin words (so code
+    points instead of UTF-8 bytes show); ``encode`` on new text and on the text the merges were learned from
+    (where every merge occurs, so skipping the last one shows). Its ids must be ints (a list, or an integer
+    array or tensor), one flat sequence.
     """
     from lmcourse.tokenize import BPETokenizer
 
@@ -627,7 +655,7 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
     train_text, merges_text, passage = _bpe_texts()
     crash = ("stop when no pair is left (every chunk is one token): a short text has fewer pairs than "
              "num_merges. Otherwise run your train on this input yourself and read the traceback above.")
-    for text, num_merges in ((train_text, 40), ("To be, or not to be: that is the question.", 30)):
+    for text, num_merges in ((train_text, 40), ("To be, or not to be: that is the question.", 30), (_BPE_UNICODE, 30)):
         expected = BPETokenizer(num_merges).fit(text).merges
         shown = f"train({text[:20]!r}..., {num_merges})" if len(text) > 20 else f"train({text!r}, {num_merges})"
         got = _bpe_merge_list(ex, shown, _call_using(ex, train, text, num_merges, hint=crash), expected)
@@ -635,11 +663,13 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
             continue
         k = next((j for j, (a, b) in enumerate(zip(got, expected)) if a != b), min(len(got), len(expected)))
         if k == len(got):
-            fail(ex, f"{shown} stopped after {len(got)} merges", f"{len(expected)} merges", f"{len(got)} merges",
+            fail(ex, f"{shown} stopped after {len(got)} merges", Description(f"{len(expected)} merges"),
+                 Description(f"{len(got)} merges"),
                  f"keep merging until {num_merges} merges are made or no pair is left at all; "
                  "a pair seen only once is still merged.")
         if k == len(expected):
-            fail(ex, f"{shown} made too many merges", f"{len(expected)} merges", f"{len(got)} merges",
+            fail(ex, f"{shown} made too many merges", Description(f"{len(expected)} merges"),
+                 Description(f"{len(got)} merges"),
                  f"make num_merges merges ({num_merges}) at most, and fewer only if no pair is left.")
         right = "merge 0 was right" if k == 1 else f"merges 0-{k - 1} were right"
         fail(ex, f"{shown}: merge {k} (id {256 + k}) differs; {right}" if k else
@@ -648,19 +678,21 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
     tokenizer = BPETokenizer(100).fit(merges_text)
     merges = tokenizer.merges
     for text in (passage, "Thou know'st 'tis so; O'er-leap it, and thou'rt there.\n",
-                 "Naïve café — 3 ﬁsh, 12 ships!", ""):
+                 "Naïve café — 3 ﬁsh, 12 ships!", "", merges_text):
         given = list(merges)
         shown = f"encode({text[:20]!r}..., merges)" if len(text) > 20 else f"encode({text!r}, merges)"
         got = _call_using(ex, encode, text, given, hint="run your encode on this input yourself and read the "
                                                         "traceback above.")
         if given != merges:
-            fail(ex, f"{shown} changed the list of merges it was given", f"{len(merges)} merges as given",
-                 f"{len(given)} merges, changed", "read the merges; don't modify the list (copy it if you must).")
+            fail(ex, f"{shown} changed the list of merges it was given",
+                 Description(f"{len(merges)} merges as given"), Description(f"{len(given)} merges, changed"),
+                 "read the merges; don't modify the list (copy it if you must).")
         expected = tokenizer.encode(text)
         ids = _numbers(got, whole=True)
+        if ids is None and _empty_array(got):
+            ids = _numbers([], whole=True)  # np.array([]) for the empty text is float64: no ids, so no float ids
         if ids is None or ids.ndim != 1:
-            fail(ex, f"{shown} should return one flat list of ids", expected[:10], got,
-                 "return a single list of int ids for the whole text: extend it chunk by chunk (ids += chunk_ids).")
+            fail(ex, f"{shown} should return one flat list of int ids", expected[:10], got, _ids_type_hint(got))
         got_ids = ids.tolist()
         if got_ids == expected:
             continue
@@ -675,6 +707,9 @@ def ch01_bpe_train(train: Callable[[str, int], Any], encode: Callable[[str, list
                           "found in the text misses the pairs that merging creates, and takes them in the wrong order.",
             "reversed": "apply the merges from the first learned to the last: a later merge builds on earlier ones.",
             "rank ids": "merge k gives id 256 + k, not k (ids 0-255 are the bytes).",
+            "all but last": "apply every merge, the last one too: for k in range(len(merges)), not len(merges) - 1.",
+            "code points": "start from the UTF-8 bytes of each chunk, list(chunk.encode('utf-8')), not its code "
+                           "points (ord(ch)): 'é' is two bytes, 195 and 169, and ids 0-255 are the bytes.",
         }
         hint = next((h for mode, h in modes.items() if got_ids == _bpe_encode(text, merges, mode)),
                     "in each chunk of tk.pretokenize(text), start from its UTF-8 bytes and apply merge k = 0, 1, 2, "
