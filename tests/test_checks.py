@@ -517,6 +517,11 @@ def ranked(c: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return np.log(np.arange(1, len(counts) + 1)), np.log(counts)
 
 
+def zipf_sorting_its_input(counts: list[int]) -> float:
+    counts.sort(reverse=True)  # the right slope, but the caller's counts are now sorted
+    return zipf_slope(counts)
+
+
 ZIPF_MISTAKES = {
     "top 1,000": lambda c: fit(ranked(c)[0][:1000], ranked(c)[1][:1000]),
     "top 100": lambda c: fit(ranked(c)[0][:100], ranked(c)[1][:100]),
@@ -554,6 +559,8 @@ def test_ch01_zipf_each_wrong_method_is_far_from_the_right_slope(name: str) -> N
         (lambda c: -zipf_slope(c), "not the exponent s"),
         (lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1), "should be one number"),
         (lambda c: str(zipf_slope(c)), "should be one number"),
+        (zipf_sorting_its_input, r"changed the list of 6,460 word counts(.|\n)*got:      the counts sorted\n"
+                                 r"(.|\n)*counts.sort\(\) sorts the caller's list"),
     ],
 )
 def test_ch01_zipf_slope_rejects(wrong: object, why: str) -> None:

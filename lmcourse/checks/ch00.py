@@ -29,6 +29,8 @@ def ch00_normalise(normalise: Callable[[list[float]], Any]) -> None:
     Any list, tuple, numpy array or torch tensor of numbers is accepted, float32 as well as float64
     (compared at a relative tolerance of 1e-5). A total of 0 must raise ValueError (ZeroDivisionError
     is accepted too); a result of nan, with or without numpy's warning, is reported as no error raised.
+    The counts must be left as they were. A wrong answer's hint names the typical mistake (dividing by the
+    largest count, by len(counts), by sum - 1, rounding, //, ...) whose output it gives on every input.
     """
     import warnings
 

@@ -283,9 +283,15 @@ def ch01_zipf_slope(zipf_slope: Callable[[list[int]], Any]) -> None:
         c = np.sort(np.array(counts, dtype=float))[::-1]
         log_r, log_c = np.log(np.arange(1, len(c) + 1)), np.log(c)
         expected = float(np.polyfit(log_r, log_c, 1)[0])
+        given = list(counts)
         with _quiet_numerics():
-            got = call(ex, zipf_slope, list(counts),
-                       hint="ranks start at 1: log(0) is -inf, and a fit through -inf fails.")
+            got = call(ex, zipf_slope, given, hint="ranks start at 1: log(0) is -inf, and a fit through -inf fails.")
+        if given != counts:
+            fail(ex, f"zipf_slope changed the list of {len(counts):,} word counts of {title} it was given",
+                 Description("the counts as given, in order of first occurrence"),
+                 Description("the counts sorted" if sorted(given) == sorted(counts) else "other counts"),
+                 "build and return the slope; leave `counts` as it was: sorted(counts, reverse=True) or np.sort "
+                 "make a sorted copy, counts.sort() sorts the caller's list.")
         value = number(ex, "zipf_slope's result", got, round(expected, 4), "return the slope only, as a float.")
         if math.isclose(value, expected, rel_tol=1e-3):
             continue

@@ -6,7 +6,9 @@
   got, and a hint naming the mistake; :class:`ExerciseNotDone` is a stub still in place;
 - :func:`call` runs the learner's function, :func:`fail`, :func:`expect_equal`,
   :func:`expect_close` and :func:`number` compare and report, :func:`passed` prints the ✓ line;
-- the helpers below them read numbers out of whatever container a learner returns.
+- :class:`Description` marks an expected or got value that describes ("a ValueError") rather than is;
+- the helpers below them read numbers out of whatever container a learner returns, say what it is
+  (:func:`_kind`), and find the typical mistake an answer makes (:func:`_match_mistake`, :func:`_rounded`).
 """
 
 from __future__ import annotations
@@ -230,18 +232,6 @@ def _numbers(value: Any, whole: bool = False) -> Any:
     if isinstance(value, (list, tuple)):
         items = [(_whole if whole else _real)(v) for v in value]
         return None if any(v is None for v in items) else np.array(items, dtype=dtype).reshape(len(items))
-    return None
-
-
-def _first_match(got: Any, candidates: dict[str, Any], rtol: float = 1e-5, atol: float = 1e-7) -> str | None:
-    """The first key of ``candidates`` whose value (the result of a typical mistake) ``got`` equals,
-    within the tolerances; None if it matches none."""
-    import numpy as np
-
-    for hint, value in candidates.items():
-        value = np.asarray(value, dtype=float)
-        if np.shape(got) == value.shape and np.allclose(got, value, rtol=rtol, atol=atol):
-            return hint
     return None
 
 
