@@ -31,7 +31,7 @@ def test_failure_message_has_what_expected_got_hint() -> None:
 
 
 def test_expect_close_reports_shape_and_values() -> None:
-    with pytest.raises(checks.CheckFailed, match=r"wrong shape\n  expected: 'shape \(2,\)'"):
+    with pytest.raises(checks.CheckFailed, match=r"wrong shape\n  expected: shape \(2,\)\n  got:      shape \(3,\)"):
         checks.expect_close("x", "probs", [0.5, 0.25, 0.25], [0.5, 0.5], "h")
     with pytest.raises(checks.CheckFailed, match="not a number"):
         checks.expect_close("x", "probs", ["a"], [0.5], "h")
@@ -131,6 +131,49 @@ def test_normalise_names_a_wrong_exception() -> None:
         checks.ch00_normalise(asserts)
 
 
+def normalise_in_place(counts: list[float]) -> list[float]:
+    total = sum(counts)
+    for i in range(len(counts)):
+        counts[i] /= total  # right values, but the caller's counts are gone
+    return counts
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (normalise_in_place, r"normalise\(\[2, 1, 1\]\) changed the list it was given(.|\n)*leave `counts` as it was"),
+        (lambda c: [round(x / sum(c), 2) for x in c], r"don't round(.|\n)*rounded to 2 decimals"),
+        (lambda c: np.round(np.asarray(c) / np.sum(c), 3), r"don't round(.|\n)*rounded to 3 decimals"),
+        # on [2, 1, 1] sum - 1 == len: the hint follows the mistake made, seen on the other inputs
+        (lambda c: [x / (sum(c) - 1) for x in c],
+         r"\[2, 1, 1\]\) does not sum to 1(.|\n)*divided by sum\(counts\) - 1"),
+        (lambda c: [x / len(c) for x in c], r"\[2, 1, 1\]\) does not sum to 1(.|\n)*divided by how many counts"),
+    ],
+)
+def test_normalise_names_the_mistake_made(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch00_normalise(wrong)  # type: ignore[arg-type]
+
+
+def test_normalise_message_shown_in_chapter_00_is_unchanged() -> None:
+    """chapters/00_setup.ipynb stores this message (its normalise_wrong divides by the largest count)."""
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_normalise(lambda counts: [c / max(counts) for c in counts])
+    assert str(err.value) == (
+        "exercise 00.1 (normalise): normalise([2, 1, 1]) does not sum to 1\n  expected: 1.0\n  got:      2.0\n"
+        "  hint:     you divided by the largest count: divide each count by the total of all counts, sum(counts).")
+
+
+def test_descriptions_are_shown_without_quotes_values_with_them() -> None:
+    with pytest.raises(checks.CheckFailed,
+                       match=r"\n  expected: a ValueError \(or ZeroDivisionError\)\n  got:      None"):
+        checks.ch00_normalise(lambda c: [x / sum(c) for x in c] if sum(c) else None)
+    with pytest.raises(checks.CheckFailed, match=r"\n  expected: 'shape \(3,\)'"):
+        checks.fail("x", "a string value", "shape (3,)", "b", "h")  # a real string is still repr'd
+    with pytest.raises(checks.CheckFailed, match=r"\n  expected: \[shape \(3,\)\]\n  got:      'b'"):
+        checks.fail("x", "described", [checks.core.Description("shape (3,)")], "b", "h")
+
+
 def char_counts(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for ch in text:
@@ -166,6 +209,42 @@ def test_char_counts_accepts_any_mapping_of_whole_numbers(right: object) -> None
 def test_char_counts_rejects_typical_mistakes(wrong: object, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch00_char_counts(wrong)  # type: ignore[arg-type]
+
+
+def char_counts_from_zero(text: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for ch in text:
+        if ch in counts:
+            counts[ch] += 1
+        else:
+            counts[ch] = 0  # the first occurrence is not counted
+    return counts
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda t: Counter(unicodedata.normalize("NFD", t)), r"normalize\('NFD'(.|\n)*'é' \(U\+00E9\)"),
+        (lambda t: Counter(unicodedata.normalize("NFKD", t)), r"normalize\('NFKD'"),
+        (char_counts_from_zero, r"char_counts\('abca'\)(.|\n)*one short(.|\n)*starts at 1"),
+        (lambda t: Counter(t[:-1]), r"the last character is missing"),  # on 'abca' it looks like presence
+        (lambda t: Counter(t[1:]), r"the first character is missing"),
+        (lambda t: {c: n + 1 for c, n in Counter(t).items()}, r"one too many"),
+    ],
+)
+def test_char_counts_names_the_mistake_made(wrong: object, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch00_char_counts(wrong)  # type: ignore[arg-type]
+
+
+def test_char_counts_shows_code_points_of_non_ascii_keys_and_ascii_ones_as_they_are() -> None:
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_char_counts(lambda t: Counter(unicodedata.normalize("NFD", t)))
+    assert "\n  expected: {'ﬁ' (U+FB01): 2, 'n': 2," in str(err.value)
+    assert "(U+0301)" in str(err.value) and "'n' (U+" not in str(err.value)
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch00_char_counts(lambda t: Counter(t.replace("\n", "")))  # first fails on the ASCII 'a b\n\nb a\n'
+    assert "expected: {'a': 2, ' ': 2, 'b': 2, '\\n': 3}" in str(err.value)
 
 
 def draw_numpy_private(seed: int) -> np.ndarray:
@@ -233,6 +312,10 @@ def private(seed: int) -> torch.Generator:
         (lambda s: torch.randint(0, 10, (5,), generator=torch.Generator()), r"draw\(7\) and draw\(8\) gave the same"),
         (lambda s: torch.randint(0, 10, (5,), generator=SHARED), "different numbers on a second call"),  # not re-seeded
         (lambda s: [str(v) for v in range(5)], "should return 5 integers"),
+        (lambda s: [random.Random(s).randrange(10)] * 5, r"all the same(.|\n)*not one number repeated"),
+        (lambda s: torch.full((5,), s % 10), r"all the same(.|\n)*expected: five independent draws"),
+        (lambda s: [(s + i) % 10 for i in range(5)], r"evenly spaced(.|\n)*got:      draw\(0\) = \[0, 1, 2, 3, 4\]"),
+        (lambda s: np.array([(3 * s + 7 * i) % 10 for i in range(5)]), r"evenly spaced(.|\n)*\(seed \+ i\) % 10"),
     ],
 )
 def test_reproducible_draw_rejects_typical_mistakes(wrong: object, why: str) -> None:
@@ -256,12 +339,22 @@ def zipf_slope(counts: list[int]) -> float:
     return float(np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(c), 1)[0])
 
 
+def oov_count(train: list[str], test: list[str]) -> int:
+    known = set(train)  # once: the checker's real case has 129,474 training and 7,108 test words
+    return sum(w not in known for w in test)
+
+
 def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch01_vocab_cutoff(build_vocab)
     checks.ch01_merge(merge)
     checks.ch01_zipf_slope(zipf_python)  # the closed-form least-squares slope, not the checker's polyfit
-    checks.ch01_oov_rate(lambda train, test: sum(w not in set(train) for w in test) / len(test))
+    checks.ch01_oov_rate(lambda train, test: oov_count(train, test) / len(test))
     assert capsys.readouterr().out.count("✓ exercise 01.") == 4
+
+
+def build_vocab_sorting_its_input(words: list[str], min_count: int) -> list[str]:
+    words.sort()  # the right vocabulary in the end, but the caller's list is now sorted
+    return build_vocab(words, min_count)
 
 
 @pytest.mark.parametrize(
@@ -282,6 +375,9 @@ def test_ch01_right_answers_pass(capsys: pytest.CaptureFixture[str]) -> None:
         (lambda w, m: sorted((x for x, c in Counter(w).items() if c >= m), key=lambda x: (Counter(w)[x], x)),
          "not by the count upwards"),
         (lambda w, m: [(x, c) for x, c in Counter(w).most_common() if c >= m], r"not \(word, count\) pairs"),
+        (build_vocab_sorting_its_input,
+         r"changed the list of words it was given(.|\n)*words.sort\(\) sorts the caller's"),
+        (lambda w, m: build_vocab([w.pop() for _ in range(len(w))], m), r"changed the list of words"),  # emptied
     ],
 )
 def test_ch01_vocab_cutoff_rejects(wrong: object, why: str) -> None:
@@ -329,6 +425,26 @@ def merge_in_place(ids: list[int], pair: tuple[int, int], new_id: int) -> list[i
     return ids
 
 
+def merge_numpy_overlapping(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Vectorised, but matches may overlap: [5, 5, 5] gives [7]."""
+    a = np.asarray(ids, dtype=np.int64)
+    if len(a) < 2:
+        return a.tolist()
+    start = np.append((a[:-1] == pair[0]) & (a[1:] == pair[1]), False)
+    a = np.where(start, new_id, a)
+    return a[~np.concatenate([[False], start[:-1]])].tolist()
+
+
+@pytest.mark.parametrize("right", [
+    lambda ids, pair, new: np.array(merge(ids, pair, new), dtype=np.int64),  # np.array([]) for [] is float64: fine
+    lambda ids, pair, new: np.array(merge(ids, pair, new)),
+    lambda ids, pair, new: torch.tensor(merge(ids, pair, new), dtype=torch.long),
+    lambda ids, pair, new: tuple(np.int32(i) for i in merge(ids, pair, new)),
+])
+def test_ch01_merge_accepts_ids_as_python_numpy_or_torch_integers(right: object) -> None:
+    checks.ch01_merge(right)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     "wrong,why",
     [
@@ -338,6 +454,17 @@ def merge_in_place(ids: list[int], pair: tuple[int, int], new_id: int) -> list[i
         (merge_by_string, "no str or bytes tricks"),
         (merge_right_to_left, "scan left to right"),
         (merge_in_place, "changed the list it was given"),
+        (lambda ids, pair, new: merge(merge(ids, pair, new), pair[::-1], new),
+         r"\[11, 2, 1, 23\](.|\n)*a pair is ordered"),
+        (merge_numpy_overlapping, r"occurrences do not overlap"),
+        (lambda ids, pair, new: [str(i) for i in merge(ids, pair, new)], r"list of int ids(.|\n)*not as text"),
+        (lambda ids, pair, new: [i + 0.4 for i in merge(ids, pair, new)], r"ids are whole numbers(.|\n)*list of float"),
+        (lambda ids, pair, new: torch.tensor(merge(ids, pair, new), dtype=torch.float32), r"a torch.float32 tensor"),
+        (lambda ids, pair, new: np.array(merge(ids, pair, new), dtype=np.float16), r"a numpy float16 array"),
+        (lambda ids, pair, new: [[i] for i in merge(ids, pair, new)], r"not a list of lists"),
+        (lambda ids, pair, new: (i for i in merge(ids, pair, new)), r"wrap it in list"),
+        (lambda ids, pair, new: merge(ids, pair, new)[:1] + ids[2:] if tuple(ids[:2]) == pair else list(ids),
+         r"not only the first"),
     ],
 )
 def test_ch01_merge_rejects(wrong: object, why: str) -> None:
@@ -390,6 +517,11 @@ def ranked(c: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return np.log(np.arange(1, len(counts) + 1)), np.log(counts)
 
 
+def zipf_sorting_its_input(counts: list[int]) -> float:
+    counts.sort(reverse=True)  # the right slope, but the caller's counts are now sorted
+    return zipf_slope(counts)
+
+
 ZIPF_MISTAKES = {
     "top 1,000": lambda c: fit(ranked(c)[0][:1000], ranked(c)[1][:1000]),
     "top 100": lambda c: fit(ranked(c)[0][:100], ranked(c)[1][:100]),
@@ -427,11 +559,38 @@ def test_ch01_zipf_each_wrong_method_is_far_from_the_right_slope(name: str) -> N
         (lambda c: -zipf_slope(c), "not the exponent s"),
         (lambda c: np.polyfit(np.log(np.arange(1, len(c) + 1)), np.log(sorted(c)[::-1]), 1), "should be one number"),
         (lambda c: str(zipf_slope(c)), "should be one number"),
+        (zipf_sorting_its_input, r"changed the list of 6,460 word counts(.|\n)*got:      the counts sorted\n"
+                                 r"(.|\n)*counts.sort\(\) sorts the caller's list"),
     ],
 )
 def test_ch01_zipf_slope_rejects(wrong: object, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch01_zipf_slope(wrong)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("decimals", [1, 2])
+def test_ch01_zipf_slope_says_dont_round_not_ranks_from_2(decimals: int) -> None:
+    """On Shakespeare the slope rounded to 2 decimals (-1.25) lies within 1e-3 of the rank + 1 slope."""
+    with pytest.raises(checks.CheckFailed, match=rf"don't round(.|\n)*rounded to {decimals} decimals"):
+        checks.ch01_zipf_slope(lambda c: round(zipf_slope(c), decimals))
+    counts = list(ch01_checks._word_counts("shakespeare"))
+    right = zipf_slope(counts)
+    hint = ch01_checks._zipf_mistake(round(right, decimals), np.array(counts, dtype=float), right)
+    assert hint is not None and hint.startswith("don't round")
+
+
+def test_ch01_zipf_slope_uses_the_chapters_lower_cased_counts() -> None:
+    """The exercise says freqs["Pride and Prejudice"] (lower-cased words, 6,460 types) gives the slope printed in
+    section 4, -1.35: the checker's expected value is that one, and its message says which counts it used."""
+    from lmcourse import data
+
+    words = [w.lower() for w in tk.split_words(data.load_text("pride_and_prejudice")) if w[0].isalpha()]
+    assert sorted(ch01_checks._word_counts("pride_and_prejudice")) == sorted(Counter(words).values())
+    with pytest.raises(checks.CheckFailed) as err:
+        checks.ch01_zipf_slope(lambda c: -zipf_slope(c))
+    assert ("the slope for the 6,460 lower-cased word counts of Pride and Prejudice "
+            '(freqs["Pride and Prejudice"] in section 4)\n  expected: -1.345917' in str(err.value))
+    assert round(zipf_slope(list(ch01_checks._word_counts("pride_and_prejudice"))), 2) == -1.35
 
 
 def test_ch01_zipf_slope_reports_log_of_zero_without_numpy_or_lapack_noise(capfd: pytest.CaptureFixture[str]) -> None:
@@ -455,14 +614,32 @@ def test_ch01_zipf_slope_reports_log_of_zero_without_numpy_or_lapack_noise(capfd
     assert "still here" in capfd.readouterr().err
 
 
+def oov_sorts_its_input(train: list[str], test: list[str]) -> float:
+    train.sort()  # changes the caller's list
+    return oov_count(train, test) / len(test)
+
+
 @pytest.mark.parametrize(
     "wrong,why",
     [
         (lambda train, test: len(set(test) - set(train)) / len(set(test)), "count test tokens"),  # types, not tokens
-        (lambda train, test: sum(w not in set(train) for w in test) / len(train), r"oov_rate\("),  # wrong denominator
-        (lambda train, test: sum(w in set(train) for w in test) / len(test), "in-vocabulary rate"),
-        (lambda train, test: 100 * sum(w not in set(train) for w in test) / len(test), "not a percentage"),
-        (lambda train, test: sum(w not in set(test) for w in train) / len(train), "the first argument is the training"),
+        (lambda train, test: oov_count(train, test) / len(train), r"oov_rate\((.|\n)*not by the number of training"),
+        (lambda train, test: (len(test) - oov_count(train, test)) / len(test), "in-vocabulary rate"),
+        (lambda train, test: 100 * oov_count(train, test) / len(test), "not a percentage"),
+        (lambda train, test: oov_count(test, train) / len(train), "the first argument is the training"),
+        # the distinct OOV words over the test tokens: 0.4 on the first case, where 1 - 0.6 is 0.4 too
+        (lambda train, test: len(set(test) - set(train)) / len(test), r"\n  got:      0.4\n(.|\n)*each occurrence"),
+        (lambda train, test: oov_count(train, test), r"number of out-of-vocabulary tokens: divide it"),
+        (lambda train, test: oov_count(train, test) // len(test), r"integer division \(//\)"),
+        (lambda train, test: oov_count(train, test) / len(set(test)), r"not by the number of distinct test words"),
+        (lambda train, test: round(oov_count(train, test) / len(test), 2), r"don't round(.|\n)*2 decimals"),
+        (lambda train, test: round(oov_count(train, test) / len(test), 3),  # exact on all the small cases
+         r"129,474 training and 7,108 validation words(.|\n)*expected: 0.019133(.|\n)*don't round(.|\n)*3 decimals"),
+        (lambda train, test: oov_count([w.lower() for w in train], [w.lower() for w in test]) / len(test),
+         r"'The' and 'the' are different words"),
+        (lambda train, test: oov_count(set(map(str.casefold, train)), map(str.casefold, test)) / len(test),
+         r"THE(.|\n)*expected: 0.375\n  got:      0.125\n(.|\n)*don't lower-case"),
+        (oov_sorts_its_input, r"changed the list of training words(.|\n)*don't modify them"),
     ],
 )
 def test_ch01_oov_rate_rejects(wrong: object, why: str) -> None:
@@ -528,6 +705,22 @@ def test_the_checkers_naive_bpe_is_the_package_s() -> None:
     assert ch01_checks._bpe_encode(text, merges) == ids == bpe_encode(text, merges)
 
 
+def test_ch01_bpe_inputs_show_every_merge_and_utf8_bytes() -> None:
+    """encode is run on the text its merges were learned from, where every merge occurs (the last one too), and
+    train on a text whose code points are not its UTF-8 bytes."""
+    merges_text = ch01_checks._bpe_texts()[1]
+    merges = tk.BPETokenizer(100).fit(merges_text).merges
+    assert len(merges) == 100
+    chunks = [list(c.encode("utf-8")) for c in tk.pretokenize(merges_text)]
+    for k, pair in enumerate(merges):  # each merge replaces its pair somewhere: leaving it out changes the ids
+        merged = [merge(ids, pair, 256 + k) for ids in chunks]
+        assert merged != chunks, k
+        chunks = merged
+    text = ch01_checks._BPE_UNICODE
+    assert [ord(ch) for ch in text] != list(text.encode("utf-8"))
+    assert bpe_train_variant(code_points=True)(text, 30) != bpe_train(text, 30)  # type: ignore[operator]
+
+
 @pytest.mark.parametrize("train,encode", [(bpe_train, bpe_encode), (bpe_train_weighted_types, bpe_encode_lowest_rank),
                                           (bpe_train, lambda t, m: np.array(bpe_encode(t, m), dtype=np.int32))])
 def test_ch01_bpe_accepts_right_answers(train: object, encode: object, capsys: pytest.CaptureFixture[str]) -> None:
@@ -536,14 +729,15 @@ def test_ch01_bpe_accepts_right_answers(train: object, encode: object, capsys: p
 
 
 def bpe_train_variant(pieces: object = tk.pretokenize, count: str = "weighted", tie: str = "smallest",
-                      first_id: int = 256, update: bool = True, stop_at_one: bool = False, extra: int = 0) -> object:
+                      first_id: int = 256, update: bool = True, stop_at_one: bool = False, extra: int = 0,
+                      code_points: bool = False, first_only: bool = False) -> object:
     """A wrong train: one typical mistake, written as a learner would."""
 
     def train(text: str, num_merges: int) -> list[tuple[int, int]]:
         chunks = pieces(text)  # type: ignore[operator]
         if count == "types":
             chunks = list(set(chunks))
-        seqs = [list(c.encode("utf-8")) for c in chunks]
+        seqs = [[ord(ch) for ch in c] if code_points else list(c.encode("utf-8")) for c in chunks]
         merges: list[tuple[int, int]] = []
         for k in range(num_merges + extra):
             pairs = [set(zip(ids, ids[1:])) if count == "presence" else zip(ids, ids[1:]) for ids in seqs]
@@ -558,10 +752,18 @@ def bpe_train_variant(pieces: object = tk.pretokenize, count: str = "weighted", 
                 pair = min(counts, key=lambda p: (-counts[p], p))
             merges.append(pair)
             if update:
-                seqs = [merge(ids, pair, first_id + k) for ids in seqs]
+                seqs = [merge_first(ids, pair, first_id + k) if first_only else merge(ids, pair, first_id + k)
+                        for ids in seqs]
         return merges
 
     return train
+
+
+def merge_first(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    for i in range(len(ids) - 1):
+        if (ids[i], ids[i + 1]) == pair:
+            return ids[:i] + [new_id] + ids[i + 2:]  # returns after the first occurrence
+    return ids
 
 
 def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
@@ -589,7 +791,9 @@ def bpe_train_no_stop(text: str, num_merges: int) -> list[tuple[int, int]]:
         (bpe_train_variant(first_id=0), "byte 0 does not occur in this text(.|\n)*merge k creates id 256 \\+ k"),
         (bpe_train_variant(update=False), "that pair was merged before"),
         (bpe_train_variant(stop_at_one=True), "stopped after(.|\n)*a pair seen only once is still merged"),
-        (bpe_train_variant(extra=1), "too many merges"),
+        (bpe_train_variant(extra=1), r"too many merges\n  expected: 40 merges\n  got:      41 merges"),
+        (bpe_train_variant(code_points=True), r"train\('床前明月光(.|\n)*UTF-8 bytes(.|\n)*not its code points"),
+        (bpe_train_variant(first_only=True), r"not only the first"),
         (lambda text, n: bpe_train(text, n - 1), "stopped after 39 merges"),
         (bpe_train_no_stop, "stop when no pair is left"),
         (lambda text, n: {p: 256 + k for k, p in enumerate(bpe_train(text, n))}, r"list\(d\) of a dict"),
@@ -628,6 +832,16 @@ def bpe_encode_whole_text(text: str, merges: list[tuple[int, int]]) -> list[int]
     return ids
 
 
+def bpe_encode_code_points(text: str, merges: list[tuple[int, int]]) -> list[int]:
+    ids = []
+    for chunk in tk.pretokenize(text):
+        chunk_ids = [ord(ch) for ch in chunk]  # code points, not UTF-8 bytes: the same for ASCII
+        for k in range(len(merges)):
+            chunk_ids = merge(chunk_ids, merges[k], 256 + k)
+        ids += chunk_ids
+    return ids
+
+
 def bpe_encode_pops(text: str, merges: list[tuple[int, int]]) -> list[int]:
     merges.reverse()
     return bpe_encode(text, merges[::-1])
@@ -642,8 +856,12 @@ def bpe_encode_pops(text: str, merges: list[tuple[int, int]]) -> list[int]:
         (bpe_encode_variant("found once"), "looking once at the pairs found in the text"),
         (bpe_encode_variant("reversed"), "from the first learned to the last"),
         (bpe_encode_variant("rank ids"), "merge k gives id 256 \\+ k, not k"),
-        (lambda t, m: [bpe_encode(c, m) for c in tk.pretokenize(t)], "one flat list of ids"),
-        (lambda t, m: [float(i) for i in bpe_encode(t, m)], "one flat list of ids"),
+        (lambda t, m: [bpe_encode(c, m) for c in tk.pretokenize(t)], "one flat list(.|\n)*not a list of lists"),
+        (lambda t, m: [float(i) for i in bpe_encode(t, m)], r"one flat list of int ids(.|\n)*list of float"),
+        (lambda t, m: torch.tensor(bpe_encode(t, m), dtype=torch.float32), r"this is a torch.float32 tensor"),
+        (lambda t, m: [str(i) for i in bpe_encode(t, m)], r"ids are ints(.|\n)*not as text"),
+        (lambda t, m: bpe_encode(t, m[:-1]), r"apply every merge, the last one too"),
+        (bpe_encode_code_points, r"not its code points"),
         (bpe_encode_pops, "changed the list of merges"),
         (lambda t, m: list(t.encode("utf-8")), "in each chunk of tk.pretokenize"),  # no merges at all
     ],
@@ -682,8 +900,8 @@ def test_counts_must_be_whole_numbers_not_floats_or_strings() -> None:
 
 def test_a_number_as_a_string_is_not_a_number() -> None:
     with pytest.raises(checks.CheckFailed, match="one number .* not str"):
-        checks.ch01_oov_rate(lambda train, test: str(sum(w not in set(train) for w in test) / len(test)))
-    checks.ch01_oov_rate(lambda train, test: torch.tensor(sum(w not in set(train) for w in test) / len(test)))
+        checks.ch01_oov_rate(lambda train, test: str(oov_count(train, test) / len(test)))
+    checks.ch01_oov_rate(lambda train, test: torch.tensor(oov_count(train, test) / len(test)))
 
 
 def draws() -> tuple[float, float, float]:
@@ -730,7 +948,7 @@ RIGHT = {
     "ch01_vocab_cutoff": build_vocab,
     "ch01_merge": merge,
     "ch01_zipf_slope": zipf_slope,
-    "ch01_oov_rate": lambda train, test: sum(w not in set(train) for w in test) / len(test),
+    "ch01_oov_rate": lambda train, test: oov_count(train, test) / len(test),
     "ch01_bpe_train": (bpe_train, bpe_encode),  # a checker of two functions: a tuple of its arguments
 }
 

@@ -6,7 +6,9 @@
   got, and a hint naming the mistake; :class:`ExerciseNotDone` is a stub still in place;
 - :func:`call` runs the learner's function, :func:`fail`, :func:`expect_equal`,
   :func:`expect_close` and :func:`number` compare and report, :func:`passed` prints the ✓ line;
-- the helpers below them read numbers out of whatever container a learner returns.
+- :class:`Description` marks an expected or got value that describes ("a ValueError") rather than is;
+- the helpers below them read numbers out of whatever container a learner returns, say what it is
+  (:func:`_kind`), and find the typical mistake an answer makes (:func:`_match_mistake`, :func:`_rounded`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 import functools
 import random
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -85,13 +87,23 @@ def checker(fn: F) -> F:
     return check  # type: ignore[return-value]
 
 
+class Description(str):
+    """Text that describes an expected or got value ("a ValueError", "shape (5,)") rather than being one:
+    :func:`fail` shows it as it is, without the quotes that would make it look like a string the learner
+    should return. Real values, strings included, are shown by their ``repr``."""
+
+    def __repr__(self) -> str:
+        return str.__str__(self)
+
+
 def _show(value: Any, limit: int = 200) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def fail(exercise: str, what: str, expected: Any, got: Any, hint: str) -> NoReturn:
-    """Raise :class:`CheckFailed` with the four parts a learner needs."""
+    """Raise :class:`CheckFailed` with the four parts a learner needs. ``expected`` and ``got`` are shown by
+    their ``repr``; wrap a description of a value (not the value itself) in :class:`Description`."""
     raise CheckFailed(
         f"exercise {exercise}: {what}\n  expected: {_show(expected)}\n  got:      {_show(got)}\n  hint:     {hint}"
     )
@@ -112,7 +124,7 @@ def call(exercise: str, fn: Callable[..., Any], *args: Any,
     """
     name = getattr(fn, "__name__", "your function")
     if not callable(fn):
-        fail(exercise, "the answer should be a function", "a callable, e.g. the function you defined", fn,
+        fail(exercise, "the answer should be a function", Description("a callable, e.g. the function you defined"), fn,
              "pass the function itself (its name, without parentheses).")
     try:
         return fn(*args)
@@ -144,7 +156,7 @@ def expect_close(exercise: str, what: str, got: Any, expected: Any, hint: str,
         fail(exercise, what + " (the answer is not a number or an array of numbers)", expected, got, hint)
     e = np.asarray(_to_numpy(expected), dtype=float)
     if g.shape != e.shape:
-        fail(exercise, f"{what}: wrong shape", f"shape {e.shape}", f"shape {g.shape}", hint)
+        fail(exercise, f"{what}: wrong shape", Description(f"shape {e.shape}"), Description(f"shape {g.shape}"), hint)
     if not np.allclose(g, e, rtol=rtol, atol=atol, equal_nan=False):
         fail(exercise, what, np.round(e, 6).tolist(), np.round(g, 6).tolist(), hint)
 
@@ -223,16 +235,71 @@ def _numbers(value: Any, whole: bool = False) -> Any:
     return None
 
 
-def _first_match(got: Any, candidates: dict[str, Any], rtol: float = 1e-5, atol: float = 1e-7) -> str | None:
-    """The first key of ``candidates`` whose value (the result of a typical mistake) ``got`` equals,
-    within the tolerances; None if it matches none."""
+def _kind(value: Any) -> str:
+    """What ``value`` is, in a few words a hint can use: "a torch.float32 tensor", "a numpy float16 array",
+    "a list of str", "a list of float and int"."""
     import numpy as np
 
-    for hint, value in candidates.items():
-        value = np.asarray(value, dtype=float)
-        if np.shape(got) == value.shape and np.allclose(got, value, rtol=rtol, atol=atol):
-            return hint
+    if hasattr(value, "detach") and hasattr(value, "dtype"):
+        return f"a {value.dtype} tensor"
+    if isinstance(value, np.ndarray):
+        return f"a numpy {value.dtype} array"
+    if isinstance(value, (list, tuple)):
+        kinds = " and ".join(dict.fromkeys(type(v).__name__ for v in value)) or "nothing"
+        return f"a {type(value).__name__} of {kinds}"
+    return f"a {type(value).__name__}"
+
+
+def _rounded(value: Any, expected: Any) -> int | None:
+    """The number of decimals (0-6) that ``value`` (a number or array) was rounded to, if it is ``expected``
+    rounded that way (by any rounding rule: half up, half to even, of a float32...); otherwise None."""
+    import numpy as np
+
+    v, e = np.asarray(value, dtype=float), np.asarray(expected, dtype=float)
+    if v.shape != e.shape or np.allclose(v, e, rtol=1e-5, atol=1e-9):
+        return None
+    for decimals in range(7):
+        step = 10.0 ** -decimals
+        if (np.allclose(v / step, np.round(v / step), rtol=0, atol=1e-6)
+                and np.all(np.abs(v - e) <= step / 2 * (1 + 1e-6) + 1e-12)):
+            return decimals
     return None
+
+
+def _match_mistake(got: Any, args: tuple[Any, ...], fn: Callable[..., Any], others: Iterable[tuple[Any, ...]],
+                   mistakes: dict[str, Callable[..., Any]], same: Callable[[Any, Any], bool]) -> str | None:
+    """The key of the typical mistake the learner's ``fn`` makes: the first in ``mistakes`` (each a function
+    of the inputs giving that mistake's result) whose result on ``args`` is ``got``, by ``same(got, theirs)``.
+
+    Where several mistakes give ``got`` on these inputs (say dividing by len(counts) and by sum(counts) - 1
+    on [2, 1, 1]), ``fn`` is run on the ``others`` (silently: what it raises or warns is ignored) and only
+    the mistakes that agree with it there too are kept. The hint then names the mistake made, not the one
+    that happens to look the same on one input.
+    """
+    import warnings
+
+    import numpy as np
+
+    def agrees(key: str, result: Any, inputs: tuple[Any, ...]) -> bool:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                return bool(same(result, mistakes[key](*inputs)))
+        except Exception:  # noqa: BLE001 - a mistake (or a comparison) that cannot be made here does not match
+            return False
+
+    hits = [key for key in mistakes if agrees(key, got, args)]
+    for other in others:
+        if len(hits) < 2:
+            break
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                theirs = fn(*other)
+        except Exception:  # noqa: BLE001 - the learner's code failing elsewhere tells nothing here
+            continue
+        hits = [key for key in hits if agrees(key, theirs, other)] or hits
+    return hits[0] if hits else None
 
 
 def _flush_c_streams() -> None:
