@@ -340,7 +340,7 @@ def zipf_slope(counts: list[int]) -> float:
 
 
 def oov_count(train: list[str], test: list[str]) -> int:
-    known = set(train)  # once: the checker's real case has 129,474 training and 7,108 test words
+    known = set(train)  # once, as a careful learner does
     return sum(w not in known for w in test)
 
 
@@ -634,7 +634,7 @@ def oov_sorts_its_input(train: list[str], test: list[str]) -> float:
         (lambda train, test: oov_count(train, test) / len(set(test)), r"not by the number of distinct test words"),
         (lambda train, test: round(oov_count(train, test) / len(test), 2), r"don't round(.|\n)*2 decimals"),
         (lambda train, test: round(oov_count(train, test) / len(test), 3),  # exact on all the small cases
-         r"129,474 training and 7,108 validation words(.|\n)*expected: 0.019133(.|\n)*don't round(.|\n)*3 decimals"),
+         r"20,000 training and 997 validation words(.|\n)*expected: 0.081244(.|\n)*don't round(.|\n)*3 decimals"),
         (lambda train, test: oov_count([w.lower() for w in train], [w.lower() for w in test]) / len(test),
          r"'The' and 'the' are different words"),
         (lambda train, test: oov_count(set(map(str.casefold, train)), map(str.casefold, test)) / len(test),
