@@ -1,0 +1,230 @@
+"""lmcourse.ngram: every smoother against a slow reference written from the formulas, proper distributions,
+hand counts, the uniform model, sampling, weight tuning, and bad input."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from lmcourse.ngram import SMOOTHERS, NGramLM, UnseenContextError
+
+# --------------------------------------------------------------------------- the slow reference
+
+
+class Reference:
+    """A slow, obviously correct n-gram model: dicts of tuples and loops, straight from the module's formulas."""
+
+    def __init__(self, order: int, smoothing: str, vocab_size: int, k: float = 1.0, weights=None) -> None:
+        self.order, self.smoothing, self.V, self.k = order, smoothing, vocab_size, k
+        self.weights = weights if weights is not None else [1 / (order + 1)] * (order + 1)
+
+    def fit(self, ids: list[int]) -> Reference:
+        raw = {m: Counter(tuple(ids[i:i + m]) for i in range(len(ids) - m + 1)) for m in range(1, self.order + 2)}
+        self.counts = {}
+        for m in range(1, self.order + 1):
+            if self.smoothing in ("kneser-ney", "modified-kneser-ney") and m < self.order:
+                left = {}  # continuation count: how many distinct tokens come before the m-gram
+                for gram in raw[m + 1]:
+                    left.setdefault(gram[1:], set()).add(gram[0])
+                self.counts[m] = {g: len(s) for g, s in left.items()}
+            else:
+                self.counts[m] = dict(raw[m])
+        self.discounts = {m: self._discounts(m) for m in range(1, self.order + 1)}
+        return self
+
+    def _discounts(self, m: int) -> tuple[float, ...]:
+        n = [sum(1 for c in self.counts[m].values() if c == r) for r in range(5)]
+        if self.smoothing == "kneser-ney":
+            d = n[1] / (n[1] + 2 * n[2]) if n[1] + 2 * n[2] > 0 else 0.5
+            return (min(max(d, 0.05), 1.0),)
+        y = n[1] / (n[1] + 2 * n[2]) if n[1] + 2 * n[2] > 0 else 0.5
+        d1 = 1 - 2 * y * n[2] / n[1] if n[1] > 0 else 0.5
+        d2 = 2 - 3 * y * n[3] / n[2] if n[2] > 0 else 1.0
+        d3 = 3 - 4 * y * n[4] / n[3] if n[3] > 0 else 1.5
+        return (min(max(d1, 0.05), 1.0), min(max(d2, 0.05), 2.0), min(max(d3, 0.05), 3.0))
+
+    def c(self, m: int, gram: tuple[int, ...]) -> int:
+        return self.counts[m].get(gram, 0)
+
+    def total(self, m: int, h: tuple[int, ...]) -> int:
+        return sum(self.c(m, h + (v,)) for v in range(self.V))
+
+    def discount(self, m: int, c: int) -> float:
+        if c == 0:
+            return 0.0
+        d = self.discounts[m]
+        return d[0] if len(d) == 1 else d[min(c, 3) - 1]
+
+    def kn(self, w: int, h: tuple[int, ...], m: int) -> float:
+        if m == 0:
+            return 1 / self.V
+        lower = self.kn(w, h[1:], m - 1)
+        total = self.total(m, h)
+        if total == 0:
+            return lower
+        gamma = sum(self.discount(m, self.c(m, h + (v,))) for v in range(self.V))
+        c = self.c(m, h + (w,))
+        return (max(c - self.discount(m, c), 0) + gamma * lower) / total
+
+    def prob(self, w: int, h: tuple[int, ...]) -> float:
+        m = len(h) + 1
+        if self.smoothing == "mle":
+            if self.total(m, h) == 0:
+                raise UnseenContextError("unseen", h)
+            return self.c(m, h + (w,)) / self.total(m, h)
+        if self.smoothing == "add-k":
+            return (self.c(m, h + (w,)) + self.k) / (self.total(m, h) + self.k * self.V)
+        if self.smoothing == "interpolated":
+            num, den = self.weights[0] / self.V, self.weights[0]
+            for j in range(1, m + 1):
+                hj = h[len(h) - (j - 1):]
+                if self.total(j, hj) > 0:
+                    num += self.weights[j] * self.c(j, hj + (w,)) / self.total(j, hj)
+                    den += self.weights[j]
+            return num / den
+        return self.kn(w, h, m)
+
+    def log_probs(self, ids: list[int]) -> list[float]:
+        out = []
+        for i, w in enumerate(ids):
+            p = self.prob(w, tuple(ids[max(0, i - self.order + 1):i]))
+            out.append(math.log(p) if p > 0 else -math.inf)
+        return out
+
+
+# --------------------------------------------------------------------------- toy corpora
+
+RNG = np.random.default_rng(7)
+TOYS = {
+    # name: (training ids, vocab_size, held-out ids); vocab 6 leaves ids 4 and 5 unseen in "abab"
+    "abab": ([0, 1, 0, 2, 0, 1, 3, 0, 1, 0, 2, 2, 1, 0], 6, [0, 1, 4, 0, 2, 5, 1, 1, 0, 3, 3]),
+    "random": (RNG.integers(0, 5, 300).tolist(), 5, RNG.integers(0, 5, 60).tolist()),
+    "skewed": (RNG.choice(7, 400, p=[0.4, 0.25, 0.15, 0.1, 0.05, 0.05, 0.0]).tolist(), 7,
+               RNG.integers(0, 7, 50).tolist()),
+}
+
+
+def both(order: int, smoothing: str, toy: str, **kw) -> tuple[NGramLM, Reference, list[int]]:
+    ids, V, held = TOYS[toy]
+    lm = NGramLM(order, smoothing, vocab_size=V, **kw).fit(ids)
+    ref = Reference(order, smoothing, V, k=kw.get("k", 1.0), weights=kw.get("weights")).fit(ids)
+    return lm, ref, held
+
+
+def contexts(order: int, ids: list[int], V: int) -> list[tuple[int, ...]]:
+    """Every context of length 0 .. order-1 that occurs in ``ids``, plus a few that do not."""
+    seen = {tuple(ids[i:i + n]) for n in range(order) for i in range(len(ids) - n + 1)}
+    unseen = {tuple(RNG.integers(0, V, n).tolist()) for n in range(1, order) for _ in range(5)}
+    return sorted(seen | unseen, key=lambda h: (len(h), h))
+
+
+@pytest.mark.parametrize("toy", sorted(TOYS))
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("smoothing", SMOOTHERS)
+def test_every_smoother_equals_the_reference(smoothing: str, order: int, toy: str) -> None:
+    kw = {"k": 0.3} if smoothing == "add-k" else {}
+    if smoothing == "interpolated":
+        kw["weights"] = list(np.linspace(1, 2, order + 1) / np.linspace(1, 2, order + 1).sum())
+    lm, ref, held = both(order, smoothing, toy, **kw)
+    ids, V, _ = TOYS[toy]
+    if "kneser-ney" in smoothing:
+        np.testing.assert_allclose(lm.discounts, [ref.discounts[m] for m in range(1, order + 1)], rtol=0, atol=1e-12)
+    checked = 0
+    for h in contexts(order, ids, V):
+        try:
+            want = [ref.prob(w, h) for w in range(V)]
+        except UnseenContextError:
+            assert smoothing == "mle"
+            with pytest.raises(UnseenContextError):
+                lm.distribution(h)
+            continue
+        np.testing.assert_allclose(lm.distribution(h), want, rtol=0, atol=1e-9)
+        assert lm.prob(V - 1, h) == pytest.approx(want[V - 1], abs=1e-12)
+        checked += 1
+    assert checked >= min(order, 3)
+    for seq in (ids[:40], held):
+        try:
+            want = ref.log_probs(seq)
+        except UnseenContextError:
+            assert smoothing == "mle"
+            with pytest.raises(UnseenContextError):
+                lm.log_probs(seq)
+            continue
+        got = lm.log_probs(seq)
+        finite = np.isfinite(want)
+        assert np.array_equal(finite, np.isfinite(got))
+        np.testing.assert_allclose(got[finite], np.array(want)[finite], rtol=0, atol=1e-9)
+
+
+def test_reference_comparison_covers_unseen_tokens_and_contexts() -> None:
+    lm, ref, held = both(3, "modified-kneser-ney", "abab")
+    assert lm.prob(5, (4, 4)) == pytest.approx(ref.prob(5, (4, 4)), abs=1e-12)
+    assert lm.prob(5, (0, 1)) > 0  # an id never seen in training still gets a little probability
+
+
+# --------------------------------------------------------------------------- proper distributions
+
+
+SUMS_CORPUS = np.random.default_rng(3).choice(9, 3000, p=np.r_[np.full(8, 0.12), 0.04]).tolist()
+
+
+@pytest.mark.parametrize("order", range(1, 9))
+@pytest.mark.parametrize("smoothing", SMOOTHERS)
+def test_every_distribution_sums_to_one(smoothing: str, order: int) -> None:
+    V = 10  # id 9 never occurs
+    lm = NGramLM(order, smoothing, vocab_size=V).fit(SUMS_CORPUS)
+    rng = np.random.default_rng(order)
+    starts = rng.integers(0, len(SUMS_CORPUS) - order, 15)
+    seen = [tuple(SUMS_CORPUS[s:s + n]) for s in starts for n in (order - 1, (order - 1) // 2)]
+    unseen = [tuple(rng.integers(0, V, order - 1).tolist()) + () for _ in range(10)] + [(9,) * (order - 1)]
+    for h in seen + ([] if smoothing == "mle" else unseen):
+        d = lm.distribution(h)
+        assert d.shape == (V,)
+        assert not np.isnan(d).any() and (d >= 0).all(), h
+        assert abs(d.sum() - 1) < 1e-9, (h, d.sum())
+        if smoothing != "mle":
+            assert (d > 0).all(), h  # smoothed: nothing in the vocabulary is impossible
+
+
+def test_mle_has_no_distribution_for_an_unseen_context_and_says_which() -> None:
+    lm = NGramLM(3, vocab_size=10).fit(SUMS_CORPUS)
+    with pytest.raises(UnseenContextError, match=r"\(9, 9\)") as err:
+        lm.distribution((9, 9))
+    assert err.value.context == (9, 9)
+    with pytest.raises(UnseenContextError, match=r"\(0, 9\) \(the context of position 3\)"):
+        lm.log_probs([0, 0, 9, 9, 0])
+
+
+# --------------------------------------------------------------------------- hand counts and the uniform model
+
+
+def test_mle_equals_hand_counts() -> None:
+    ids = [0, 1, 0, 2, 0, 1]  # "a b a c a b"
+    uni = NGramLM(1).fit(ids)
+    np.testing.assert_allclose(uni.distribution(), [3 / 6, 2 / 6, 1 / 6])
+    bi = NGramLM(2).fit(ids)
+    # bigrams: ab x2, ba, ac, ca; 'a' is followed by something 3 times, 'b' once (the last b ends the text)
+    np.testing.assert_allclose(bi.distribution([0]), [0, 2 / 3, 1 / 3])
+    np.testing.assert_allclose(bi.distribution([1]), [1, 0, 0])
+    np.testing.assert_allclose(bi.distribution([2]), [1, 0, 0])
+    assert bi.prob(1, [0]) == pytest.approx(2 / 3)
+    assert bi.logprob(0, [0]) == -math.inf
+    # the first position has no history: it is scored by the unigram estimate
+    np.testing.assert_allclose(np.exp(bi.log_probs(ids)), [1 / 2, 2 / 3, 1, 1 / 3, 1, 2 / 3])
+    tri = NGramLM(3).fit(ids)
+    np.testing.assert_allclose(tri.distribution([0, 1]), [1, 0, 0])  # abab: the second "ab" is at the end
+    np.testing.assert_allclose(tri.distribution([1, 0]), [0, 0, 1])
+    assert tri.perplexity(ids) == pytest.approx(math.exp(-np.mean(np.log([1 / 2, 2 / 3, 1, 1, 1, 1]))))
+
+
+def test_the_uniform_model_has_perplexity_vocab_size() -> None:
+    ids = [0, 1, 2, 3, 4] * 20
+    assert NGramLM(1).fit(ids).perplexity([4, 2, 0, 1, 1, 3]) == pytest.approx(5, abs=1e-12)
+    huge_k = NGramLM(3, "add-k", k=1e12, vocab_size=7).fit(ids)
+    assert huge_k.perplexity([6, 5, 0, 1, 2, 2]) == pytest.approx(7, rel=1e-9)
+    assert huge_k.bits_per_token([6, 5, 0, 1]) == pytest.approx(math.log2(7), rel=1e-9)
+    only_uniform = NGramLM(2, "interpolated", weights=[1, 0, 0], vocab_size=9).fit(ids)
+    assert only_uniform.perplexity(ids) == pytest.approx(9, abs=1e-9)
