@@ -260,6 +260,7 @@ class NGramLM:
 
     def _ids(self, tokens: object, what: str) -> np.ndarray:
         """Scored ids, checked against the vocabulary (ids >= V become ``unk`` if it is set)."""
+        self._fitted()
         ids = _as_ids(tokens, what)
         assert self.vocab_size is not None
         bad = ids >= self.vocab_size

@@ -228,3 +228,139 @@ def test_the_uniform_model_has_perplexity_vocab_size() -> None:
     assert huge_k.bits_per_token([6, 5, 0, 1]) == pytest.approx(math.log2(7), rel=1e-9)
     only_uniform = NGramLM(2, "interpolated", weights=[1, 0, 0], vocab_size=9).fit(ids)
     assert only_uniform.perplexity(ids) == pytest.approx(9, abs=1e-9)
+
+
+# --------------------------------------------------------------------------- sampling, tuning, unknown ids
+
+
+def test_generate_is_reproducible_and_follows_the_counts() -> None:
+    lm = NGramLM(3, "modified-kneser-ney").fit(SUMS_CORPUS)
+    a = lm.generate(50, [1, 2], generator=np.random.default_rng(5))
+    assert a == lm.generate(50, [1, 2], generator=np.random.default_rng(5))
+    assert a != lm.generate(50, [1, 2], generator=np.random.default_rng(6))
+    assert len(a) == 50 and all(0 <= t < lm.vocab_size for t in a)
+    cycle = NGramLM(2).fit([0, 1, 2] * 10)  # MLE: after 0 always 1, after 1 always 2, after 2 always 0
+    assert cycle.generate(7, [2], generator=np.random.default_rng(0)) == [0, 1, 2, 0, 1, 2, 0]
+    assert cycle.generate(0, generator=np.random.default_rng(0)) == []
+    with pytest.raises(TypeError, match="generator must be a numpy Generator"):
+        cycle.generate(3, generator=0)  # type: ignore[arg-type]
+
+
+def test_sampling_frequencies_match_the_distribution() -> None:
+    lm = NGramLM(1, "add-k", k=1).fit([0, 0, 0, 1])  # P = (4/6, 2/6)
+    sample = lm.generate(3000, generator=np.random.default_rng(1))
+    assert np.mean(np.array(sample) == 0) == pytest.approx(4 / 6, abs=0.03)
+
+
+def test_tuned_interpolation_weights_raise_the_heldout_likelihood() -> None:
+    train, held = SUMS_CORPUS[:2000], SUMS_CORPUS[2000:]
+    lm = NGramLM(3, "interpolated", vocab_size=10).fit(train)
+    before = lm.perplexity(held)
+    lm.tune_weights(held)
+    assert lm.weights.sum() == pytest.approx(1) and (lm.weights > 0).all()
+    assert lm.perplexity(held) < before
+    with pytest.raises(ValueError, match="tune_weights is for smoothing='interpolated'"):
+        NGramLM(2, "add-k").fit(train).tune_weights(held)
+
+
+def test_unknown_ids_need_a_policy() -> None:
+    lm = NGramLM(2, "add-k", vocab_size=5).fit([0, 1, 2, 3])
+    with pytest.raises(ValueError, match=r"the id 7 at position 2, outside the vocabulary 0 .. 4.*unk="):
+        lm.log_probs([0, 1, 7])
+    with pytest.raises(ValueError, match=r"the id 5 at position 0, outside the vocabulary 0 .. 4"):
+        lm.prob(5, [0])
+    with pytest.raises(ValueError, match=r"negative id -1 at position 1"):
+        lm.log_probs([0, -1])
+    with pytest.raises(ValueError, match=r"negative id -2"):
+        lm.prob(1, [-2])
+    with_unk = NGramLM(2, "add-k", vocab_size=5, unk=4).fit([0, 1, 2, 3])
+    np.testing.assert_allclose(with_unk.log_probs([0, 1, 7]), with_unk.log_probs([0, 1, 4]))
+    with pytest.raises(ValueError, match=r"unk=9 must be an id inside the vocabulary 0 .. 4"):
+        NGramLM(2, vocab_size=5, unk=9)
+
+
+def test_vocab_size_defaults_to_the_largest_id_plus_one() -> None:
+    assert NGramLM(2).fit([3, 0, 1]).vocab_size == 4
+    with pytest.raises(ValueError, match=r"tokens holds the id 6 at position 1, outside vocab_size=5"):
+        NGramLM(2, vocab_size=5).fit([0, 6])
+
+
+def test_memory_is_reported() -> None:
+    lm = NGramLM(4, "kneser-ney").fit(SUMS_CORPUS)
+    assert lm.nbytes > 8 * len(np.unique(SUMS_CORPUS))
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize("order", [0, -2])
+def test_order_below_one_is_refused(order: int) -> None:
+    with pytest.raises(ValueError, match=rf"order must be an integer >= 1, got {order}"):
+        NGramLM(order)
+
+
+@pytest.mark.parametrize("order", [2.5, "3", True, None])
+def test_order_must_be_an_int(order: object) -> None:
+    with pytest.raises(TypeError, match="order must be a whole number"):
+        NGramLM(order)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("k", [0, -1.0, float("inf"), float("nan")])
+def test_add_k_needs_k_above_zero(k: float) -> None:
+    with pytest.raises(ValueError, match=rf"k must be a finite number > 0 for add-k smoothing.*got k={k}"):
+        NGramLM(2, "add-k", k=k)
+
+
+def test_unknown_smoothing_lists_the_choices() -> None:
+    with pytest.raises(ValueError, match=r"smoothing must be one of 'mle', 'add-k'.*got 'laplace'"):
+        NGramLM(2, "laplace")
+
+
+def test_fitting_on_nothing_is_refused() -> None:
+    with pytest.raises(ValueError, match="cannot fit an n-gram model on an empty sequence"):
+        NGramLM(2).fit([])
+    with pytest.raises(TypeError, match="encode the text first"):
+        NGramLM(2).fit("to be or not")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="must hold integer token ids, got dtype float64"):
+        NGramLM(2).fit([0.0, 1.0])
+    with pytest.raises(ValueError, match=r"flat \(1-D\) sequence.*shape \(2, 2\)"):
+        NGramLM(2).fit([[0, 1], [1, 0]])
+
+
+def test_a_context_longer_than_order_minus_one_is_refused() -> None:
+    lm = NGramLM(3, "kneser-ney").fit(SUMS_CORPUS)
+    with pytest.raises(ValueError, match=r"context has 3 tokens, but an order-3 model looks at most order - 1 = 2"):
+        lm.distribution([1, 2, 3])
+    with pytest.raises(ValueError, match=r"context has 1 tokens, but an order-1 model"):
+        NGramLM(1).fit([0, 1]).prob(0, [1])
+
+
+def test_scoring_before_fit_is_refused() -> None:
+    lm = NGramLM(2, "add-k")
+    for call in (lambda: lm.prob(0, [1]), lambda: lm.log_probs([0, 1]), lambda: lm.perplexity([0]),
+                 lambda: lm.distribution(), lambda: lm.generate(2, generator=np.random.default_rng(0))):
+        with pytest.raises(RuntimeError, match=r"not fitted yet: call .fit\(tokens\)"):
+            call()
+
+
+def test_scoring_nothing_has_no_perplexity() -> None:
+    with pytest.raises(ValueError, match="cannot score an empty sequence"):
+        NGramLM(2, "add-k").fit([0, 1]).perplexity([])
+
+
+def test_codes_that_would_overflow_int64_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"order-5 model over vocab_size=50000.*more than int64.*at most 4"):
+        NGramLM(5, vocab_size=50_000)
+    with pytest.raises(ValueError, match=r"order-10 model over vocab_size=100"):
+        NGramLM(10, "kneser-ney").fit(list(range(100)))
+
+
+def test_bad_interpolation_weights_are_refused() -> None:
+    with pytest.raises(ValueError, match=r"weights must hold order \+ 1 = 3 numbers"):
+        NGramLM(2, "interpolated", weights=[0.5, 0.5])
+    with pytest.raises(ValueError, match=r"sum to 1.*got \[0.5, 0.5, 0.5\]"):
+        NGramLM(2, "interpolated", weights=[0.5, 0.5, 0.5])
+    with pytest.raises(ValueError, match=r"uniform distribution \(the first\) a weight > 0"):
+        NGramLM(2, "interpolated", weights=[0, 0.5, 0.5])
+    with pytest.raises(ValueError, match="weights= is for smoothing='interpolated' only"):
+        NGramLM(2, "add-k", weights=[0.2, 0.3, 0.5])
