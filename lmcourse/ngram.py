@@ -126,11 +126,20 @@ def _codes(ids: np.ndarray, m: int, base: int) -> np.ndarray:
     return out
 
 
-def _lookup(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each query: its index in the sorted ``keys`` and whether it is there."""
+def _lookup(keys: np.ndarray, queries: np.ndarray, order: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For each query: its index in the sorted ``keys`` and whether it is there.
+
+    ``order``, if given, is ``np.argsort(queries)``: searching sorted queries is about twice as fast
+    (each search starts where the last one ended), which pays when one sort serves several look-ups.
+    """
     if len(keys) == 0:
         return np.zeros(len(queries), dtype=np.int64), np.zeros(len(queries), dtype=bool)
-    idx = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
+    if order is None:
+        idx = np.searchsorted(keys, queries)
+    else:
+        idx = np.empty(len(queries), dtype=np.intp)
+        idx[order] = np.searchsorted(keys, queries[order])
+    idx = np.minimum(idx, len(keys) - 1)
     return idx, keys[idx] == queries
 
 
@@ -139,15 +148,17 @@ def _lookup(keys: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 @dataclass
 class _Table:
-    """The counts of one order m: sorted m-gram codes with their counts, and per-context sums.
+    """The counts of one order m: sorted m-gram codes (base V) with their counts, and per-context sums.
 
-    ``ctx_keys`` are the distinct contexts (code // V), ``ctx_total`` = c(h), and for Kneser-Ney
-    ``ctx_n1``, ``ctx_n2``, ``ctx_n3`` = the number of distinct followers with count 1, 2, >= 3.
+    Per distinct context h (code // V), in sorted order: ``ctx_total`` = c(h) and, for Kneser-Ney,
+    ``ctx_n1``, ``ctx_n2``, ``ctx_n3`` = the number of distinct followers of h with count 1, 2, >= 3.
+    ``ctx_of`` gives each m-gram's context index in those arrays.
     """
 
+    base: int
     keys: np.ndarray
     counts: np.ndarray
-    ctx_keys: np.ndarray
+    ctx_of: np.ndarray
     ctx_total: np.ndarray
     ctx_n1: np.ndarray | None = None
     ctx_n2: np.ndarray | None = None
@@ -161,12 +172,27 @@ class _Table:
         def per_context(values: np.ndarray) -> np.ndarray:
             return np.add.reduceat(values, starts) if len(starts) else np.zeros(0, dtype=np.int64)
 
-        table = cls(keys, counts, ctx[starts], per_context(counts))
+        ends = np.r_[starts[1:], len(ctx)] if len(starts) else starts
+        ctx_of = np.repeat(np.arange(len(starts), dtype=np.int32 if len(starts) < 2**31 else np.int64), ends - starts)
+        table = cls(base, keys, counts, ctx_of, per_context(counts))
         if follower_stats:
             table.ctx_n1 = per_context((counts == 1).astype(np.int64))
             table.ctx_n2 = per_context((counts == 2).astype(np.int64))
             table.ctx_n3 = per_context((counts >= 3).astype(np.int64))
         return table
+
+    def find(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For m-gram codes h w: their index here and whether they are here; their context's index and whether h
+        is here. One binary search serves both: the m-grams after h lie next to each other, so h is here iff the
+        m-gram at the search position (clipped to the last one), or the one before it, starts with h."""
+        if len(self.keys) == 0:
+            none = np.zeros(len(queries), dtype=np.int64)
+            return none, none.astype(bool), none, none.astype(bool)
+        idx, found = _lookup(self.keys, queries, np.argsort(queries) if len(queries) > 1000 else None)
+        h = queries // self.base
+        before = np.maximum(idx - 1, 0)
+        at, prev = self.keys[idx] // self.base == h, self.keys[before] // self.base == h
+        return idx, found, np.where(at, self.ctx_of[idx], self.ctx_of[before]), at | prev
 
     def count_of_counts(self) -> tuple[int, int, int, int]:
         """n1 .. n4: how many m-grams have count exactly 1, 2, 3, 4."""
@@ -175,7 +201,7 @@ class _Table:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.keys, self.counts, self.ctx_keys, self.ctx_total, self.ctx_n1, self.ctx_n2, self.ctx_n3)
+        arrays = (self.keys, self.counts, self.ctx_of, self.ctx_total, self.ctx_n1, self.ctx_n2, self.ctx_n3)
         return sum(a.nbytes for a in arrays if a is not None)
 
 
@@ -338,8 +364,7 @@ class NGramLM:
         num, den = p * (self.weights[0] if self.weights is not None else 1.0), np.zeros(len(depth))
         for m, table in enumerate(tables[: int(depth.max(initial=0))], start=1):
             use, q = depth >= m, ngrams[m - 1]
-            ci, cfound = _lookup(table.ctx_keys, q // V)
-            ni, nfound = _lookup(table.keys, q)
+            ni, nfound, ci, cfound = table.find(q)
             c = np.where(nfound, table.counts[ni] if len(table.keys) else 0, 0).astype(float)
             total = np.where(cfound, table.ctx_total[ci] if len(table.keys) else 0, 0).astype(float)
             safe = np.maximum(total, 1.0)
@@ -372,7 +397,7 @@ class NGramLM:
     def _kn_step(self, table: _Table, m: int, c: np.ndarray, ci: np.ndarray, lower: np.ndarray) -> np.ndarray:
         """The numerator max(c - D(c), 0) + gamma_num(h) * P_{m-1}(w | h') of Kneser-Ney at order m."""
         assert table.ctx_n1 is not None and table.ctx_n2 is not None and table.ctx_n3 is not None
-        empty = len(table.ctx_keys) == 0
+        empty = len(table.keys) == 0
         n1, n2, n3 = ((np.zeros(len(ci)) if empty else a[ci]) for a in (table.ctx_n1, table.ctx_n2, table.ctx_n3))
         d = self.discounts[m - 1]
         if len(d) == 1:
@@ -497,8 +522,7 @@ class NGramLM:
         table, V = self._fitted()[m - 1], self.vocab_size
         assert V is not None
         code = _codes(ids, m, V) if len(ids) >= m else np.zeros(0, np.int64)
-        ci, cfound = _lookup(table.ctx_keys, code // V)
-        ni, nfound = _lookup(table.keys, code)
+        ni, nfound, ci, cfound = table.find(code)
         c = np.where(nfound, table.counts[ni] if len(table.keys) else 0, 0)
         total = np.where(cfound, table.ctx_total[ci] if len(table.keys) else 0, 0)
         est = np.full(len(ids), np.nan)
