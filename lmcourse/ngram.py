@@ -243,6 +243,9 @@ class NGramLM:
             raise TypeError(f"k must be a number > 0, got {k!r} ({type(k).__name__}).")
         if smoothing == "add-k" and not (k > 0 and math.isfinite(k)):
             raise ValueError(f"k must be a finite number > 0 for add-k smoothing (k = 1 is Laplace), got k={k}.")
+        if smoothing != "add-k" and k != 1.0:
+            raise ValueError(f"k= is for smoothing='add-k' only, got k={k} with smoothing={smoothing!r} (Kneser-Ney "
+                             "estimates its discounts from the counts; see the module docstring).")
         self.k = float(k)
         self.vocab_size = None if vocab_size is None else _need_int(vocab_size, "vocab_size", 1)
         if self.vocab_size is not None:
@@ -471,7 +474,9 @@ class NGramLM:
         """Sample ``n`` tokens one at a time, each from ``distribution`` of the order-1 tokens before it.
 
         ``context`` (any length; its last order-1 ids are used) starts the history; ``generator`` is an
-        explicit ``np.random.default_rng(seed)``, so samples are reproducible.
+        explicit ``np.random.default_rng(seed)``, so samples are reproducible. An MLE model can reach a
+        context that only ends the training tokens (never followed by anything): that raises
+        ``UnseenContextError``, as scoring it would; smoothed models never do.
         """
         n = _need_int(n, "n", 0)
         if not isinstance(generator, np.random.Generator):

@@ -179,7 +179,7 @@ def test_every_distribution_sums_to_one(smoothing: str, order: int) -> None:
     rng = np.random.default_rng(order)
     starts = rng.integers(0, len(SUMS_CORPUS) - order, 15)
     seen = [tuple(SUMS_CORPUS[s:s + n]) for s in starts for n in (order - 1, (order - 1) // 2)]
-    unseen = [tuple(rng.integers(0, V, order - 1).tolist()) + () for _ in range(10)] + [(9,) * (order - 1)]
+    unseen = [tuple(rng.integers(0, V, order - 1).tolist()) for _ in range(10)] + [(9,) * (order - 1)]
     for h in seen + ([] if smoothing == "mle" else unseen):
         d = lm.distribution(h)
         assert d.shape == (V,)
@@ -255,6 +255,7 @@ def test_sampling_frequencies_match_the_distribution() -> None:
 def test_tuned_interpolation_weights_raise_the_heldout_likelihood() -> None:
     train, held = SUMS_CORPUS[:2000], SUMS_CORPUS[2000:]
     lm = NGramLM(3, "interpolated", vocab_size=10).fit(train)
+    np.testing.assert_allclose(lm.weights, [1 / 4] * 4)  # the default: equal weights
     before = lm.perplexity(held)
     lm.tune_weights(held)
     assert lm.weights.sum() == pytest.approx(1) and (lm.weights > 0).all()
@@ -309,6 +310,11 @@ def test_order_must_be_an_int(order: object) -> None:
 def test_add_k_needs_k_above_zero(k: float) -> None:
     with pytest.raises(ValueError, match=rf"k must be a finite number > 0 for add-k smoothing.*got k={k}"):
         NGramLM(2, "add-k", k=k)
+
+
+def test_k_is_for_add_k_only() -> None:
+    with pytest.raises(ValueError, match=r"k= is for smoothing='add-k' only, got k=0.75 with smoothing='kneser-ney'"):
+        NGramLM(3, "kneser-ney", 0.75)
 
 
 def test_unknown_smoothing_lists_the_choices() -> None:

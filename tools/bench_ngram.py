@@ -73,7 +73,8 @@ def main() -> None:
         for order in range(1, 9):
             row = []
             for smoothing in SMOOTHERS:
-                lm = NGramLM(order, smoothing, vocab_size=tok.vocab_size, k=0.1).fit(train)
+                kw = {"k": 0.1} if smoothing == "add-k" else {}
+                lm = NGramLM(order, smoothing, vocab_size=tok.vocab_size, **kw).fit(train)
                 if smoothing == "interpolated":
                     lm.tune_weights(valid)
                 try:
