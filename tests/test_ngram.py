@@ -159,6 +159,15 @@ def test_every_smoother_equals_the_reference(smoothing: str, order: int, toy: st
         np.testing.assert_allclose(got[finite], np.array(want)[finite], rtol=0, atol=1e-9)
 
 
+@pytest.mark.parametrize("smoothing", SMOOTHERS[1:])
+def test_long_sequences_take_the_sorted_lookup_path_and_still_equal_the_reference(smoothing: str) -> None:
+    ids, V, _ = TOYS["random"]
+    held = np.random.default_rng(11).integers(0, V, 1500).tolist()  # > 1000 queries: searched in sorted order
+    lm = NGramLM(3, smoothing, vocab_size=V).fit(ids)
+    ref = Reference(3, smoothing, V).fit(ids)
+    np.testing.assert_allclose(lm.log_probs(held), ref.log_probs(held), rtol=0, atol=1e-9)
+
+
 def test_reference_comparison_covers_unseen_tokens_and_contexts() -> None:
     lm, ref, held = both(3, "modified-kneser-ney", "abab")
     assert lm.prob(5, (4, 4)) == pytest.approx(ref.prob(5, (4, 4)), abs=1e-12)
