@@ -347,16 +347,22 @@ class NGramLM:
     def _context(self, context: Sequence[int] | np.ndarray) -> np.ndarray:
         ctx = self._ids(context, "context")
         if len(ctx) > self.order - 1:
+            remedy = ("it uses no context: pass ()" if self.order == 1
+                      else f"pass the last {self.order - 1}, e.g. context[-{self.order - 1}:]")
             raise ValueError(f"context has {len(ctx)} tokens, but an order-{self.order} model looks at most "
-                             f"order - 1 = {self.order - 1} back; pass the last {self.order - 1}, e.g. "
-                             f"context[-{self.order - 1}:]" + (" (or () for this order)" if self.order == 1 else "")
-                             + ".")
+                             f"order - 1 = {self.order - 1} back; {remedy}.")
         return ctx
 
-    def _decode_context(self, code: int, length: int) -> tuple[int, ...]:
-        assert self.vocab_size is not None
-        digits = [(code // self.vocab_size ** j) % self.vocab_size for j in range(length)]
-        return tuple(int(d) for d in reversed(digits))
+    def _unseen(self, code: int, length: int, position: int | None) -> UnseenContextError:
+        """The MLE error for the context whose code is ``code`` (``length`` ids), at ``position`` if known."""
+        V = self.vocab_size
+        assert V is not None
+        ctx = tuple(int((code // V ** j) % V) for j in reversed(range(length)))
+        at = "" if position is None else f" (the context of position {position})"
+        return UnseenContextError(
+            f"the MLE model has no distribution after the context {ctx}{at}: it never occurs in the training "
+            "tokens followed by a token, so c(h) = 0. Use a smoothed model (smoothing='add-k', 'interpolated', "
+            "'kneser-ney' or 'modified-kneser-ney') to score unseen contexts.", ctx)
 
     def _probs(self, ngrams: list[np.ndarray], depth: np.ndarray, sequence: bool) -> np.ndarray:
         """P(w | h) for Q queries: ``ngrams[m-1]`` holds each query's m-gram code (context h, then w),
@@ -376,12 +382,7 @@ class NGramLM:
                 unseen = top & ~cfound
                 if unseen.any():
                     i = int(np.argmax(unseen))
-                    ctx = self._decode_context(int(q[i] // V), m - 1)
-                    at = f" (the context of position {i})" if sequence else ""
-                    raise UnseenContextError(
-                        f"the MLE model has no distribution after the context {ctx}{at}: it never occurs in the "
-                        "training tokens followed by a token, so c(h) = 0. Use a smoothed model (smoothing='add-k', "
-                        "'interpolated', 'kneser-ney' or 'modified-kneser-ney') to score unseen contexts.", ctx)
+                    raise self._unseen(int(q[i] // V), m - 1, i if sequence else None)
                 p = np.where(top, c / safe, p)
             elif self.smoothing == "add-k":
                 p = np.where(depth == m, (c + self.k) / (total + self.k * V), p)
