@@ -35,11 +35,14 @@ def _lax(config) -> bool:  # type: ignore[no-untyped-def]
 
 def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
     opt = config.option
+    # The kernels import this checkout's lmcourse, whatever an editable install points to.
+    os.environ["PYTHONPATH"] = nbtools.kernel_env()["PYTHONPATH"]
     if _lax(config):
         for key, value in nbtools.RUN_ENV.items():
             os.environ.setdefault(key, value)
     else:
         os.environ.update(nbtools.RUN_ENV)
+        os.environ.pop("LMCOURSE_DATA", None)  # the stored outputs are those of the shipped data
     if not config.pluginmanager.hasplugin("nbval"):  # e.g. `-p no:nbval`: unit tests only
         return
     if not _lax(config):

@@ -15,6 +15,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
 - ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
+- ``lmcourse.workspace`` ``python -m lmcourse.workspace``: your own copy of the chapters, which the tests ignore
 """
 
 from lmcourse.env import SCALES, device_name, progress, scale, scaled, setup

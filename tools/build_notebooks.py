@@ -30,6 +30,8 @@ README = nbtools.ROOT / "README.md"
 
 def selected(prefixes: list[str]) -> list[Path]:
     paths = sorted(nbtools.SOLUTIONS.glob("*.ipynb"))
+    for path in paths:
+        nbtools.budget(path)  # a notebook outside the course map is refused before anything runs
     if prefixes:
         paths = [p for p in paths if any(p.name.startswith(x) for x in prefixes)]
         if not paths:
@@ -42,7 +44,12 @@ def run_one(job: tuple[str, Path, str]) -> tuple[str, float, list[str]]:
     """Execute one notebook (given as JSON) in ``folder``; return it as JSON, its run time and its problems."""
     text, folder, name = job
     nb = nbformat.reads(text, as_version=4)
-    nbtools.execute(nb, cwd=folder)
+    try:
+        nbtools.execute(nb, cwd=folder)
+    except nbtools.NotebookRunError as err:
+        hint = " (a chapter cell must not depend on an exercise: in the chapter it is a stub)" \
+            if folder == nbtools.CHAPTERS else ""
+        return text, 0.0, [f"{folder.name}/{name}: {err}{hint}"]
     seconds = nb.metadata[nbtools.META]["run_seconds"]
     found = nbtools.problems(nb, f"{folder.name}/{name}")
     limit = nbtools.budget(folder / name)
@@ -58,12 +65,13 @@ def readme_run_time(seconds: float) -> str:
 
 
 def update_readme(times: dict[str, float]) -> None:
-    """Write each chapter's run time (the slower of its two copies) into the README's learning path."""
+    """Write each chapter's run time (the slower of its two copies) into the README's learning path,
+    and mark the chapter ready."""
     text = README.read_text(encoding="utf-8")
     for slug, seconds in times.items():
-        row = re.compile(rf"^(\| \d\d \| `{re.escape(slug)}` \|(?:[^|\n]*\|){{3}}) [^|\n]* \|", re.M)
+        row = re.compile(rf"^(\| \d\d \| `{re.escape(slug)}` \|(?:[^|\n]*\|){{3}}) [^|\n]* \| [^|\n]* \|", re.M)
         shown = readme_run_time(seconds)
-        text, n = row.subn(lambda m, shown=shown: f"{m.group(1)} {shown} |", text)
+        text, n = row.subn(lambda m, shown=shown: f"{m.group(1)} {shown} | ready |", text)
         if n != 1:
             sys.exit(f"README.md: no learning-path row for {slug} with a run-time column")
     README.write_text(text, encoding="utf-8")

@@ -56,8 +56,8 @@ RUN_ENV = {
 
 #: One cell may run this long, in the builder and under nbval, before it is stopped as broken.
 CELL_TIMEOUT = 300
-#: A notebook's run-time budget at the ``ci`` scale, in seconds, unless the course map
-#: (``lmcourse.course.CHAPTERS``) gives its chapter another; the builder fails a notebook over it.
+#: The most any chapter's run-time budget may be, in seconds at the ``ci`` scale; each chapter's own
+#: is in the course map (``lmcourse.course.CHAPTERS``), and the builder fails a notebook over it.
 DEFAULT_BUDGET = 60
 #: The whole suite on 2 cores must stay under this many minutes (CONTRIBUTING.md has the plan).
 SUITE_BUDGET_MIN = 20
@@ -69,6 +69,7 @@ MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 STUB = 'raise NotImplementedError("exercise: replace this line with your code")'
 MD_STUB = "*Your answer here.*"
 HEADER_FIELDS = ("learning objectives", "prerequisites", "reading and exercises", "run time", "solutions")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # terminal colours in tracebacks
 ABSOLUTE_PATH = re.compile(r"(/home/|/Users/|/root/|/work/|/tmp/|[A-Za-z]:\\\\Users\\\\)")
 
 
@@ -145,8 +146,21 @@ def same_sources(a: nbformat.NotebookNode, b: nbformat.NotebookNode) -> bool:
     return key(a) == key(b)
 
 
-#: Run after the last cell, then removed: which modules of the package did the notebook load?
-_LOADED = "import sys\nprint(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'lmcourse')))"
+#: Run after the last cell, then removed: where did the kernel's lmcourse come from, and which of its
+#: modules did the notebook load?
+_LOADED = ("import sys, lmcourse\nprint(lmcourse.__file__)\n"
+           "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'lmcourse')))")
+
+
+class NotebookRunError(RuntimeError):
+    """A notebook could not be run to the end, or ran against another checkout's package."""
+
+
+def kernel_env() -> dict[str, str]:
+    """:data:`RUN_ENV`, plus this checkout first on ``PYTHONPATH`` (the kernel must import *this*
+    lmcourse, not the one an editable install points to), and no ``LMCOURSE_DATA``."""
+    parts = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != str(ROOT)]
+    return {**RUN_ENV, "PYTHONPATH": os.pathsep.join([str(ROOT), *parts])}
 
 
 def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -> nbformat.NotebookNode:
@@ -157,15 +171,23 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -
     :func:`stale` can tell later when they are out of date.
     """
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
-    saved = {k: os.environ.get(k) for k in RUN_ENV}
-    os.environ.update(RUN_ENV)
+    env = kernel_env()
+    saved = {k: os.environ.get(k) for k in [*env, "LMCOURSE_DATA"]}
+    os.environ.update(env)
+    os.environ.pop("LMCOURSE_DATA", None)  # the stored outputs are those of the shipped data
     nb.cells.append(nbformat.v4.new_code_cell(_LOADED))
     start = time.perf_counter()
     try:
         client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(cwd)}},
                                 record_timing=False)
         client.execute()
+    except CellExecutionError as err:
+        ran = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+        where = f"cell {ran[-1]}" if ran else "its first code cell"
+        last = str(err).strip().splitlines()[-1] if str(err).strip() else type(err).__name__
+        raise NotebookRunError(f"{where} raised {ANSI.sub('', last)}") from None
     finally:
         seconds = time.perf_counter() - start
         probe = nb.cells.pop()
@@ -174,7 +196,11 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = CELL_TIMEOUT) -
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    loaded = "".join(o.get("text", "") for o in probe.outputs).split()
+    lines = "".join(o.get("text", "") for o in probe.outputs).splitlines()
+    package, loaded = Path(lines[0]).resolve(), lines[1].split() if len(lines) > 1 else []
+    if ROOT not in package.parents:
+        raise NotebookRunError(f"the kernel imported lmcourse from {package.parent}, not from this checkout ({ROOT}); "
+                               "its outputs would not be this package's")
     nb.metadata[META] = {"run_seconds": round(seconds, 1), **fingerprint(nb, loaded)}
     return trim_tracebacks(nb)
 
@@ -192,15 +218,16 @@ def _module_file(module: str) -> Path:
 def fingerprint(nb: nbformat.NotebookNode, loaded: list[str]) -> dict[str, Any]:
     """What a notebook's outputs depend on: its own cells, the package modules it loaded, the data.
 
-    Each is a short sha256 of the bytes: of the cells' sources, of each ``lmcourse``
-    module file the kernel had imported, and of each dataset's manifest entry.
+    Each is a short sha256: of the cells' sources, of each ``lmcourse`` module file the
+    kernel had imported, and of each dataset's whole manifest entry (checksum, unit, title...).
     """
     manifest = json.loads((ROOT / "datasets" / "manifest.json").read_text(encoding="utf-8"))
     files = sorted({_module_file(m).relative_to(ROOT).as_posix() for m in loaded} | {"lmcourse/__init__.py"})
     return {
         "cells": _digest(json.dumps([(c.cell_type, c.source) for c in nb.cells]).encode()),
         "package": {f: _digest((ROOT / f).read_bytes()) if (ROOT / f).is_file() else "missing" for f in files},
-        "datasets": {name: entry["sha256"][:16] for name, entry in sorted(manifest.items())},
+        "datasets": {name: _digest(json.dumps(entry, sort_keys=True).encode())
+                     for name, entry in sorted(manifest.items())},
     }
 
 
@@ -222,8 +249,10 @@ def stale(nb: nbformat.NotebookNode, name: str) -> list[str]:
         if current != digest:
             found.append(f"{name}: {file} changed since its outputs were stored")
     for dataset in sorted(set(meta["datasets"]) | set(now["datasets"])):
-        if meta["datasets"].get(dataset) != now["datasets"].get(dataset):
-            found.append(f"{name}: dataset {dataset!r} changed since its outputs were stored")
+        before, after = meta["datasets"].get(dataset), now["datasets"].get(dataset)
+        if before != after:
+            how = "was added" if before is None else "was removed" if after is None else "changed"
+            found.append(f"{name}: dataset {dataset!r} {how} since its outputs were stored")
     return found
 
 
@@ -234,7 +263,8 @@ def budget(path: Path) -> int:
     for ch in CHAPTERS:
         if path.stem == ch.slug:
             return ch.run_budget_s
-    return DEFAULT_BUDGET
+    raise NotebookError(f"{path.name} is not a chapter of the course map (lmcourse.course.CHAPTERS): "
+                        f"name it after one ({', '.join(c.slug for c in CHAPTERS)}), or add it there with its budget")
 
 
 def trim_tracebacks(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -284,4 +314,25 @@ def problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if cell.get("execution_count") is not None and not errors:
                 found.append(f"{name}, cell {i}: tagged raises-exception but stores no exception")
+    found += _exercise_problems(nb, name)
+    return found
+
+
+def _exercise_problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
+    """A solution closes with 3-5 checked exercises that pass; in its chapter each check meets the stub."""
+    found: list[str] = []
+    checks = [(i, c) for i, c in enumerate(nb.cells) if "check" in tags(c)]
+    if name.startswith("solutions/"):
+        if not 3 <= len(checks) <= 5:
+            found.append(f"{name}: {len(checks)} cells tagged 'check'; a chapter closes with 3-5 checked exercises")
+        for i, cell in checks:
+            text = "".join(o.get("text", "") for o in cell.get("outputs", []))
+            if cell.get("execution_count") is not None and not text.startswith("✓ exercise"):
+                found.append(f"{name}, cell {i}: the solution's check does not pass (it printed {text[:80]!r})")
+    elif name.startswith("chapters/"):
+        for i, cell in checks:
+            names = [o.get("ename") for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if cell.get("execution_count") is not None and names != ["ExerciseNotDone"]:
+                found.append(f"{name}, cell {i}: the check should meet the exercise's stub (ExerciseNotDone), "
+                             f"got {names or 'no error'}")
     return found
