@@ -80,11 +80,13 @@ def test_readme_run_times_are_the_recorded_ones() -> None:
         copies = [folder / f"{ch.slug}.ipynb" for folder in (nbtools.SOLUTIONS, nbtools.CHAPTERS)]
         if copies[0].exists():
             shown = build_notebooks.readme_run_time(max(read(p).metadata[nbtools.META]["run_seconds"] for p in copies))
+            status = "ready"
         else:
-            shown = f"≤ {ch.run_budget_s} s"
-        assert re.search(rf"^\| {ch.number} \| `{ch.slug}` \|(?:[^|\n]*\|){{3}} {shown} \|", readme, re.M), (
-            f"README.md's row for {ch.slug} should show the run time {shown!r} "
-            "(python tools/build_notebooks.py writes it)")
+            shown, status = f"≤ {ch.run_budget_s} s", "planned"
+        row = rf"^\| {ch.number} \| `{ch.slug}` \|(?:[^|\n]*\|){{3}} {shown} \| {status} \|$"
+        assert re.search(row, readme, re.M), (
+            f"README.md's row for {ch.slug} should show the run time {shown!r} and the status {status!r} "
+            "(python tools/build_notebooks.py writes them)")
 
 
 def test_the_plan_keeps_the_suite_under_its_budget() -> None:
