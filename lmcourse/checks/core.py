@@ -164,15 +164,11 @@ def expect_close(exercise: str, what: str, got: Any, expected: Any, hint: str,
 def number(exercise: str, what: str, got: Any, expected: Any, hint: str) -> float:
     """``got`` as a float if it is one real number (Python, numpy or a one-element torch tensor);
     otherwise fail. A string such as ``"0.6"`` or a bool is not a number: it is rejected, not converted."""
-    import numbers
-
-    value = _to_numpy(got)
-    if hasattr(value, "shape") and getattr(value, "shape", None) in ((), (1,)) and hasattr(value, "item"):
-        value = value.item()  # a 0-d (or one-element) numpy array or tensor
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    value = _real(got)
+    if value is None:
         fail(exercise, f"{what} should be one number (int or float), not {type(got).__name__}",
              expected, got, hint)
-    return float(value)
+    return value
 
 
 def _to_numpy(value: Any) -> Any:
@@ -204,14 +200,15 @@ def _whole(value: Any) -> int | None:
 
 
 def _real(value: Any) -> float | None:
-    """``value`` as a float if it is one real number (Python, numpy, a 0-d tensor); otherwise None."""
+    """``value`` as a float if it is one real number (Python, numpy, a 0-d or one-element array or
+    tensor); otherwise None. A string such as ``"0.6"`` or a bool is not a number: it is not converted."""
     import numbers
 
     import numpy as np
 
     value = _to_numpy(value)
     if isinstance(value, np.ndarray):
-        if value.shape != () or value.dtype.kind not in "iuf":
+        if value.shape not in ((), (1,)) or value.dtype.kind not in "iuf":
             return None
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
