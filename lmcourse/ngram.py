@@ -194,6 +194,17 @@ class _Table:
         at, prev = self.keys[idx] // self.base == h, self.keys[before] // self.base == h
         return idx, found, np.where(at, self.ctx_of[idx], self.ctx_of[before]), at | prev
 
+    def find_block(self, h: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``find`` for the ``base`` queries h w, w = 0 .. base-1 (one context, every next token), from two binary
+        searches: the m-grams after h are one run of the sorted keys. What ``distribution`` and sampling need."""
+        V = self.base
+        ni, nfound = np.zeros(V, dtype=np.int64), np.zeros(V, dtype=bool)
+        lo, hi = (int(i) for i in np.searchsorted(self.keys, [h * V, (h + 1) * V])) if len(self.keys) else (0, 0)
+        ni[self.keys[lo:hi] - h * V] = np.arange(lo, hi)
+        nfound[self.keys[lo:hi] - h * V] = True
+        ci = np.full(V, self.ctx_of[lo] if hi > lo else 0, dtype=np.int64)
+        return ni, nfound, ci, np.full(V, hi > lo)
+
     def count_of_counts(self) -> tuple[int, int, int, int]:
         """n1 .. n4: how many m-grams have count exactly 1, 2, 3, 4."""
         n = np.bincount(np.minimum(self.counts, 5), minlength=6)
@@ -364,16 +375,20 @@ class NGramLM:
             "tokens followed by a token, so c(h) = 0. Use a smoothed model (smoothing='add-k', 'interpolated', "
             "'kneser-ney' or 'modified-kneser-ney') to score unseen contexts.", ctx)
 
-    def _probs(self, ngrams: list[np.ndarray], depth: np.ndarray, sequence: bool) -> np.ndarray:
+    def _probs(self, ngrams: list[np.ndarray], depth: np.ndarray, sequence: bool,
+               blocks: list[int] | None = None) -> np.ndarray:
         """P(w | h) for Q queries: ``ngrams[m-1]`` holds each query's m-gram code (context h, then w),
-        ``depth`` the longest order usable (1 + the length of the context it has)."""
+        ``depth`` the longest order usable (1 + the length of the context it has). ``blocks``, when the queries
+        are one context followed by every w = 0 .. V-1, holds that context's code at each order (faster look-up)."""
         tables, V = self._fitted(), self.vocab_size
         assert V is not None
         p = np.full(len(depth), 1.0 / V)
         num, den = p * (self.weights[0] if self.weights is not None else 1.0), np.zeros(len(depth))
         for m, table in enumerate(tables[: int(depth.max(initial=0))], start=1):
             use, q = depth >= m, ngrams[m - 1]
-            ni, nfound, ci, cfound = table.find(q)
+            if self.smoothing in ("mle", "add-k") and not (depth == m).any():
+                continue  # these two read only the longest usable order
+            ni, nfound, ci, cfound = table.find(q) if blocks is None else table.find_block(blocks[m - 1])
             c = np.where(nfound, table.counts[ni] if len(table.keys) else 0, 0).astype(float)
             total = np.where(cfound, table.ctx_total[ci] if len(table.keys) else 0, 0).astype(float)
             safe = np.maximum(total, 1.0)
@@ -436,12 +451,13 @@ class NGramLM:
         ctx = self._context(context)
         V = self.vocab_size
         assert V is not None
-        ngrams, code = [], 0
+        ngrams, blocks, code = [], [], 0
         for m in range(1, len(ctx) + 2):
             ngrams.append(np.arange(V, dtype=np.int64) + code * V)
+            blocks.append(code)
             if m <= len(ctx):
                 code += int(ctx[len(ctx) - m]) * V ** (m - 1)
-        return self._probs(ngrams, np.full(V, len(ctx) + 1), sequence=False)
+        return self._probs(ngrams, np.full(V, len(ctx) + 1), sequence=False, blocks=blocks)
 
     def prob(self, token: int, context: Sequence[int] | np.ndarray = ()) -> float:
         """P(token | context), the context being at most order-1 ids (fewer: a lower-order estimate)."""
