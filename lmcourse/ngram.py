@@ -551,19 +551,28 @@ class NGramLM:
     # ----------------------------------------------------------------------- sampling and tuning
 
     def generate(self, n: int, context: Sequence[int] | np.ndarray = (), *,
-                 generator: np.random.Generator) -> list[int]:
-        """Sample ``n`` tokens one at a time, each from ``distribution`` of the order-1 tokens before it.
+                 generator: np.random.Generator, stop: int | None = None) -> list[int]:
+        """Sample up to ``n`` tokens one at a time, each from ``distribution`` of the order-1 tokens before it.
 
         ``context`` (any length; its last order-1 ids are used) starts the history; ``generator`` is an
-        explicit ``np.random.default_rng(seed)``, so samples are reproducible. An MLE model can reach a
-        context that only ends the training tokens (never followed by anything): that raises
-        ``UnseenContextError``, as scoring it would; smoothed models never do.
+        explicit ``np.random.default_rng(seed)``, so samples are reproducible. ``stop``, an id of the
+        vocabulary (e.g. the tokeniser's ``<eos>``), ends the sample right after it is drawn; it is the last
+        token returned (``n`` stays the most drawn). An MLE model can reach a context that only ends the
+        training tokens (never followed by anything): that raises ``UnseenContextError``, as scoring it
+        would; smoothed models never do.
         """
         n = _need_int(n, "n", 0)
         if not isinstance(generator, np.random.Generator):
             raise TypeError(f"generator must be a numpy Generator, e.g. np.random.default_rng(0); got "
                             f"{type(generator).__name__}.")
         self._fitted()
+        if stop is not None:
+            V = self.vocab_size
+            assert V is not None
+            stop = _need_int(stop, "stop", 0)
+            if stop >= V:
+                raise ValueError(f"stop={stop} is not an id of the vocabulary 0 .. {V - 1}; pass the id of the token "
+                                 "that ends a sample, e.g. tok.token_to_id('<eos>'), or stop=None.")
         history = [int(t) for t in self._ids(context, "context")]
         out: list[int] = []
         for _ in range(n):
@@ -573,6 +582,8 @@ class NGramLM:
             token = min(token, len(p) - 1)
             out.append(token)
             history.append(token)
+            if token == stop:
+                break
         return out
 
     def tune_weights(self, heldout: Sequence[int] | np.ndarray, iterations: int = 100, tol: float = 1e-9) -> NGramLM:

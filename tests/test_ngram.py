@@ -355,6 +355,34 @@ def test_generate_is_reproducible_and_follows_the_counts() -> None:
         cycle.generate(3, generator=0)  # type: ignore[arg-type]
 
 
+def test_generate_stops_right_after_the_stop_token() -> None:
+    lm = NGramLM(2, "backoff").fit(SUMS_CORPUS)  # ids 0 .. 8
+    for seed in range(20):
+        free = lm.generate(10, [1], generator=np.random.default_rng(seed))
+        got = lm.generate(10, [1], generator=np.random.default_rng(seed), stop=3)
+        cut = free.index(3) + 1 if 3 in free else len(free)
+        assert got == free[:cut]  # the same draws, ending with the first 3 (included), or all n if none
+        assert got == lm.generate(10, [1], generator=np.random.default_rng(seed), stop=3)
+        assert 3 not in got[:-1]
+    stops = [lm.generate(10, [1], generator=np.random.default_rng(s), stop=3) for s in range(20)]
+    assert any(s[-1] == 3 and len(s) < 10 for s in stops) and any(len(s) == 10 and 3 not in s for s in stops)
+    cycle = NGramLM(2).fit([0, 1, 2] * 10)
+    assert cycle.generate(9, [2], generator=np.random.default_rng(0), stop=2) == [0, 1, 2]
+    assert cycle.generate(2, [2], generator=np.random.default_rng(0), stop=2) == [0, 1]  # n is still the most
+
+
+@pytest.mark.parametrize(("stop", "error", "message"), [
+    (9, ValueError, r"stop=9 is not an id of the vocabulary 0 .. 8; pass the id of the token that ends"),
+    (-1, ValueError, r"stop must be an integer >= 0, got -1"),
+    (2.0, TypeError, r"stop must be a whole number \(an int\), got 2.0"),
+    ("<eos>", TypeError, r"stop must be a whole number"),
+])
+def test_generate_refuses_a_stop_outside_the_vocabulary(stop: object, error: type, message: str) -> None:
+    lm = NGramLM(2, "add-k").fit(SUMS_CORPUS)
+    with pytest.raises(error, match=message):
+        lm.generate(5, generator=np.random.default_rng(0), stop=stop)  # type: ignore[arg-type]
+
+
 def test_sampling_frequencies_match_the_distribution() -> None:
     lm = NGramLM(1, "add-k", k=1).fit([0, 0, 0, 1])  # P = (4/6, 2/6)
     sample = lm.generate(3000, generator=np.random.default_rng(1))
