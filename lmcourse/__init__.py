@@ -10,7 +10,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.env``      seeds, device choice, thread pinning, the ``SCALE`` setting
 - ``lmcourse.data``     the shipped corpora: checksummed loading and the course-wide splits
 - ``lmcourse.tokenize`` character, word and byte-pair tokenisers written from scratch
-- ``lmcourse.ngram``    count-based n-gram models: MLE, add-k, interpolation, Kneser-Ney, modified Kneser-Ney
+- ``lmcourse.ngram``    count-based n-gram models, from MLE and add-k to backoff and (modified) Kneser-Ney
 - ``lmcourse.batches``  ids to training examples: shifted windows, padding with a loss mask, random batches
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why

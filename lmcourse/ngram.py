@@ -1,4 +1,4 @@
-"""Count-based n-gram language models: maximum likelihood, add-k, interpolation and Kneser-Ney.
+"""Count-based n-gram language models: maximum likelihood, add-k, interpolation, backoff, Kneser-Ney.
 
 An n-gram model predicts token w from the n-1 tokens before it (its *context* h):
 
@@ -25,6 +25,29 @@ Smoothers (``smoothing=``):
   to equal weights; ``tune_weights(heldout)`` sets them by EM on held-out
   tokens. An order whose context was never seen drops out and the remaining
   weights are renormalised (their sum divides).
+- ``"backoff"`` (Katz-style backoff with absolute discounting, Katz 1987 / Ney et al. 1994; not
+  interpolated): for m = 1 .. order, with raw counts c at every order,
+      P_m(w | h) = (c(h w) - D_m) / c(h)             if c(h w) > 0
+                 = alpha(h) P_{m-1}(w | h')           otherwise,
+      alpha(h)   = (D_m N1+(h .) / c(h)) / (1 - sum_{v: c(h v) > 0} P_{m-1}(v | h'))
+  where h' is h without its first token, N1+(h .) the number of distinct tokens
+  seen after h and P_0(w) = 1/V (so order 1 backs off to the uniform distribution
+  the same way). alpha(h) hands the discounted mass D_m N1+(h .) / c(h) to the
+  tokens never seen after h, in proportion to the lower order, and the sum over
+  seen followers (computed once per context at ``fit``) renormalises it. A
+  context with c(h) = 0 passes P_{m-1}(. | h') through. A context followed by
+  every one of the V tokens has no unseen token to give mass to: it gets no
+  discount (D = 0 there, its MLE). D_m = n1 / (n1 + 2 n2) from order m's raw
+  count-of-counts, clipped into [``MIN_DISCOUNT``, 1 - ``MIN_DISCOUNT``] (not 1:
+  with D = 1 a seen n-gram of count 1 would get probability 0, since nothing is
+  mixed in). The denominator is kept >= machine epsilon against round-off.
+  Backoff versus interpolation: backoff consults the lower order only for
+  tokens never seen after h; interpolation (``"interpolated"`` above and the three
+  below) always mixes it in, for seen tokens too.
+- ``"absolute-discounting"`` (interpolated absolute discounting, Ney, Essen & Kneser 1994): exactly
+  the Kneser-Ney recursion below, but with raw counts c at every order (no
+  continuation counts) and D_m from each order's raw count-of-counts. The
+  lesson of chapter 03: Kneser-Ney = absolute discounting + continuation counts.
 - ``"kneser-ney"`` (interpolated Kneser-Ney, one discount D per order):
       P_m(w | h) = max(c_m(h w) - D_m, 0) / c_m(h) + D_m N1+(h .) / c_m(h) * P_{m-1}(w | h')
   where h' is h without its first token, N1+(h .) the number of distinct tokens
@@ -42,9 +65,10 @@ Smoothers (``smoothing=``):
 
 Discounts on tiny or odd corpora: where a formula divides by zero it takes
 the middle value (D = 0.5, D(1) = 0.5, D(2) = 1, D(3+) = 1.5; Y = 0.5), and each
-discount is clipped into [``MIN_DISCOUNT``, r] (r = 1, 2, 3): never negative,
-never more than the count it discounts, and never 0, so that every token of the
-vocabulary keeps a probability above 0.
+discount is clipped into [``MIN_DISCOUNT``, r] (r = 1, 2, 3; for backoff r =
+1 - ``MIN_DISCOUNT``): never negative, never more than the count it discounts,
+and never 0, so that every token of the vocabulary keeps a probability above 0.
+``lm.discounts`` lists them per order (m = 1 .. order) for every discounting smoother.
 
 Decisions, documented once:
 
@@ -56,7 +80,8 @@ Decisions, documented once:
 - The first positions of a scored sequence have fewer than order-1 tokens
   before them: they are scored with the model's own lower-order distribution of
   that shorter context (no padding is invented). For Kneser-Ney that is the
-  continuation-count distribution the recursion uses.
+  continuation-count distribution the recursion uses; for backoff, the lower
+  order's backoff distribution.
 - Counting is vectorised: each m-gram is one int64, sum_j w_j V^(m-1-j), so
   V^order must stay below 2^63 (V = 100 allows order 9; V = 10,000 order 4;
   V = 50,000 order 4). A larger model raises ``ValueError`` saying so.
@@ -71,7 +96,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SMOOTHERS = ("mle", "add-k", "interpolated", "kneser-ney", "modified-kneser-ney")
+SMOOTHERS = ("mle", "add-k", "interpolated", "backoff", "absolute-discounting", "kneser-ney", "modified-kneser-ney")
 MIN_DISCOUNT = 0.05
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -150,9 +175,10 @@ def _lookup(keys: np.ndarray, queries: np.ndarray, order: np.ndarray | None = No
 class _Table:
     """The counts of one order m: sorted m-gram codes (base V) with their counts, and per-context sums.
 
-    Per distinct context h (code // V), in sorted order: ``ctx_total`` = c(h) and, for Kneser-Ney,
-    ``ctx_n1``, ``ctx_n2``, ``ctx_n3`` = the number of distinct followers of h with count 1, 2, >= 3.
-    ``ctx_of`` gives each m-gram's context index in those arrays.
+    Per distinct context h (code // V), in sorted order: ``ctx_total`` = c(h) and, for the discounting
+    smoothers, ``ctx_n1``, ``ctx_n2``, ``ctx_n3`` = the number of distinct followers of h with count 1, 2,
+    >= 3; for backoff, ``ctx_alpha`` = alpha(h), set by ``NGramLM.fit``. ``ctx_of`` gives each m-gram's
+    context index in those arrays.
     """
 
     base: int
@@ -163,6 +189,7 @@ class _Table:
     ctx_n1: np.ndarray | None = None
     ctx_n2: np.ndarray | None = None
     ctx_n3: np.ndarray | None = None
+    ctx_alpha: np.ndarray | None = None
 
     @classmethod
     def build(cls, keys: np.ndarray, counts: np.ndarray, base: int, follower_stats: bool) -> _Table:
@@ -212,7 +239,8 @@ class _Table:
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.keys, self.counts, self.ctx_of, self.ctx_total, self.ctx_n1, self.ctx_n2, self.ctx_n3)
+        arrays = (self.keys, self.counts, self.ctx_of, self.ctx_total, self.ctx_n1, self.ctx_n2, self.ctx_n3,
+                  self.ctx_alpha)
         return sum(a.nbytes for a in arrays if a is not None)
 
 
@@ -223,6 +251,14 @@ def _ratio(num: float, den: float, fallback: float) -> float:
 def kn_discount(n1: int, n2: int) -> float:
     """Kneser-Ney's single discount D = n1 / (n1 + 2 n2), 0.5 if both are 0, clipped into [MIN_DISCOUNT, 1]."""
     return min(max(_ratio(n1, n1 + 2 * n2, 0.5), MIN_DISCOUNT), 1.0)
+
+
+def backoff_discount(n1: int, n2: int) -> float:
+    """Backoff's discount: n1 / (n1 + 2 n2), 0.5 if both are 0, clipped into [MIN_DISCOUNT, 1 - MIN_DISCOUNT].
+
+    Below 1 (unlike Kneser-Ney's), because backoff mixes nothing into a seen n-gram: with D = 1 an n-gram seen
+    once would get probability 0."""
+    return min(max(_ratio(n1, n1 + 2 * n2, 0.5), MIN_DISCOUNT), 1.0 - MIN_DISCOUNT)
 
 
 def modified_kn_discounts(n1: int, n2: int, n3: int, n4: int) -> tuple[float, float, float]:
@@ -255,8 +291,9 @@ class NGramLM:
         if smoothing == "add-k" and not (k > 0 and math.isfinite(k)):
             raise ValueError(f"k must be a finite number > 0 for add-k smoothing (k = 1 is Laplace), got k={k}.")
         if smoothing != "add-k" and k != 1.0:
-            raise ValueError(f"k= is for smoothing='add-k' only, got k={k} with smoothing={smoothing!r} (Kneser-Ney "
-                             "estimates its discounts from the counts; see the module docstring).")
+            raise ValueError(f"k= is for smoothing='add-k' only, got k={k} with smoothing={smoothing!r} (backoff, "
+                             "absolute discounting and Kneser-Ney estimate their discounts from the counts; "
+                             "see the module docstring).")
         self.k = float(k)
         self.vocab_size = None if vocab_size is None else _need_int(vocab_size, "vocab_size", 1)
         if self.vocab_size is not None:
@@ -268,7 +305,7 @@ class NGramLM:
         if weights is not None and smoothing != "interpolated":
             raise ValueError(f"weights= is for smoothing='interpolated' only, got smoothing={smoothing!r}.")
         self._tables: list[_Table] | None = None  # index m - 1 for order m
-        self.discounts: list[tuple[float, ...]] = []  # per order m = 1 .. order (Kneser-Ney only)
+        self.discounts: list[tuple[float, ...]] = []  # per order m = 1 .. order (discounting smoothers only)
 
     def __repr__(self) -> str:
         extra = f", k={self.k}" if self.smoothing == "add-k" else ""
@@ -329,24 +366,50 @@ class NGramLM:
                              f"{self.vocab_size} (ids 0 .. {self.vocab_size - 1}); give the tokeniser's vocab_size.")
         if self.unk is not None and self.unk >= self.vocab_size:
             raise ValueError(f"unk={self.unk} must be an id inside the vocabulary 0 .. {self.vocab_size - 1}.")
-        V, kn = self.vocab_size, self.smoothing in ("kneser-ney", "modified-kneser-ney")
+        V = self.vocab_size
+        continuation = self.smoothing in ("kneser-ney", "modified-kneser-ney")
+        discounting = continuation or self.smoothing in ("absolute-discounting", "backoff")
         raw = [np.unique(_codes(ids, m, V), return_counts=True) for m in range(1, min(self.order, len(ids)) + 1)]
         raw += [(np.zeros(0, np.int64), np.zeros(0, np.int64))] * (self.order - len(raw))
-        tables, self.discounts = [], []
+        tables: list[_Table] = []
+        self.discounts = []
         for m in range(1, self.order + 1):
             keys, counts = raw[m - 1]
-            if kn and m < self.order:  # continuation counts: distinct tokens seen before each m-gram
+            if continuation and m < self.order:  # continuation counts: distinct tokens seen before each m-gram
                 keys, counts = np.unique(raw[m][0] % V ** m, return_counts=True)
-            table = _Table.build(keys, counts.astype(np.int64), V, follower_stats=kn)
-            if kn:
+            table = _Table.build(keys, counts.astype(np.int64), V, follower_stats=discounting)
+            if discounting:
                 n = table.count_of_counts()
-                self.discounts.append((kn_discount(n[0], n[1]),) if self.smoothing == "kneser-ney"
-                                      else modified_kn_discounts(*n))
+                self.discounts.append(modified_kn_discounts(*n) if self.smoothing == "modified-kneser-ney"
+                                      else (backoff_discount(n[0], n[1]),) if self.smoothing == "backoff"
+                                      else (kn_discount(n[0], n[1]),))
+            if self.smoothing == "backoff":
+                table.ctx_alpha = self._backoff_weights(table, m, tables)
             tables.append(table)
         self._tables = tables
         if self.smoothing == "interpolated" and self.weights is None:
             self.weights = np.full(self.order + 1, 1 / (self.order + 1))
         return self
+
+    def _backoff_weights(self, table: _Table, m: int, lower: list[_Table]) -> np.ndarray:
+        """alpha(h) for every context h of order m, given the fitted tables of orders 1 .. m-1 (``lower``).
+
+        The sum over h's seen followers of P_{m-1}(w | h') is vectorised: every m-gram key h w is scored under the
+        order m-1 model (its j-gram suffixes, the key mod V^j, are the queries) and the scores are summed per
+        context with np.bincount.
+        """
+        V = self.vocab_size
+        assert V is not None and table.ctx_n1 is not None and table.ctx_n2 is not None and table.ctx_n3 is not None
+        if m == 1:
+            lower_p = np.full(len(table.keys), 1.0 / V)
+        else:
+            suffixes = [table.keys % V ** j for j in range(1, m)]
+            lower_p = self._probs(suffixes, np.full(len(table.keys), m - 1), sequence=False, tables=lower)
+        seen_mass = np.bincount(table.ctx_of, weights=lower_p, minlength=len(table.ctx_total))
+        followers = (table.ctx_n1 + table.ctx_n2 + table.ctx_n3).astype(float)
+        d = np.where(followers < V, self.discounts[m - 1][0], 0.0)  # every token seen after h: no discount, no mass
+        unseen_mass = np.maximum(1.0 - seen_mass, np.finfo(float).eps)  # > 0, whatever the round-off
+        return d * followers / np.maximum(table.ctx_total, 1) / unseen_mass
 
     @property
     def nbytes(self) -> int:
@@ -372,15 +435,17 @@ class NGramLM:
         at = "" if position is None else f" (the context of position {position})"
         return UnseenContextError(
             f"the MLE model has no distribution after the context {ctx}{at}: it never occurs in the training "
-            "tokens followed by a token, so c(h) = 0. Use a smoothed model (smoothing='add-k', 'interpolated', "
-            "'kneser-ney' or 'modified-kneser-ney') to score unseen contexts.", ctx)
+            "tokens followed by a token, so c(h) = 0. Use a smoothed model (smoothing="
+            f"{', '.join(repr(s) for s in SMOOTHERS if s != 'mle')}) to score unseen contexts.", ctx)
 
     def _probs(self, ngrams: list[np.ndarray], depth: np.ndarray, sequence: bool,
-               blocks: list[int] | None = None) -> np.ndarray:
+               tables: list[_Table] | None = None, blocks: list[int] | None = None) -> np.ndarray:
         """P(w | h) for Q queries: ``ngrams[m-1]`` holds each query's m-gram code (context h, then w),
-        ``depth`` the longest order usable (1 + the length of the context it has). ``blocks``, when the queries
-        are one context followed by every w = 0 .. V-1, holds that context's code at each order (faster look-up)."""
-        tables, V = self._fitted(), self.vocab_size
+        ``depth`` the longest order usable (1 + the length of the context it has). ``tables`` (the fitted ones
+        by default) lets ``fit`` score with the orders it has built so far. ``blocks``, when the queries are one
+        context followed by every w = 0 .. V-1, holds that context's code at each order (a faster look-up)."""
+        tables = self._fitted() if tables is None else tables
+        V = self.vocab_size
         assert V is not None
         p = np.full(len(depth), 1.0 / V)
         num, den = p * (self.weights[0] if self.weights is not None else 1.0), np.zeros(len(depth))
@@ -406,6 +471,8 @@ class NGramLM:
                 ok = use & cfound
                 num += np.where(ok, self.weights[m] * c / safe, 0.0)
                 den += np.where(ok, self.weights[m], 0.0)
+            elif self.smoothing == "backoff":
+                p = np.where(use & cfound, self._backoff_step(table, m, c, ci, p, safe), p)
             else:
                 p = np.where(use & cfound, self._kn_step(table, m, c, ci, p) / safe, p)
         if self.smoothing == "interpolated":
@@ -426,6 +493,18 @@ class NGramLM:
             dc = np.select([c == 1, c == 2, c >= 3], list(d), 0.0)
             gamma = d[0] * n1 + d[1] * n2 + d[2] * n3
         return np.maximum(c - dc, 0.0) + gamma * lower
+
+    def _backoff_step(self, table: _Table, m: int, c: np.ndarray, ci: np.ndarray, lower: np.ndarray,
+                      total: np.ndarray) -> np.ndarray:
+        """Backoff at order m for queries whose context was seen: (c - D) / c(h) if c > 0, else alpha(h) P_{m-1}."""
+        assert self.vocab_size is not None
+        if len(table.keys) == 0:
+            return lower
+        assert table.ctx_n1 is not None and table.ctx_n2 is not None and table.ctx_n3 is not None
+        assert table.ctx_alpha is not None
+        full = table.ctx_n1[ci] + table.ctx_n2[ci] + table.ctx_n3[ci] >= self.vocab_size
+        d = np.where(full, 0.0, self.discounts[m - 1][0])
+        return np.where(c > 0, (c - d) / total, table.ctx_alpha[ci] * lower)
 
     def log_probs(self, tokens: Sequence[int] | np.ndarray) -> np.ndarray:
         """ln P(w_i | the up to order-1 tokens before it) for every position i of ``tokens``.
@@ -487,19 +566,28 @@ class NGramLM:
     # ----------------------------------------------------------------------- sampling and tuning
 
     def generate(self, n: int, context: Sequence[int] | np.ndarray = (), *,
-                 generator: np.random.Generator) -> list[int]:
-        """Sample ``n`` tokens one at a time, each from ``distribution`` of the order-1 tokens before it.
+                 generator: np.random.Generator, stop: int | None = None) -> list[int]:
+        """Sample up to ``n`` tokens one at a time, each from ``distribution`` of the order-1 tokens before it.
 
         ``context`` (any length; its last order-1 ids are used) starts the history; ``generator`` is an
-        explicit ``np.random.default_rng(seed)``, so samples are reproducible. An MLE model can reach a
-        context that only ends the training tokens (never followed by anything): that raises
-        ``UnseenContextError``, as scoring it would; smoothed models never do.
+        explicit ``np.random.default_rng(seed)``, so samples are reproducible. ``stop``, an id of the
+        vocabulary (e.g. the tokeniser's ``<eos>``), ends the sample right after it is drawn; it is the last
+        token returned (``n`` stays the most drawn). An MLE model can reach a context that only ends the
+        training tokens (never followed by anything): that raises ``UnseenContextError``, as scoring it
+        would; smoothed models never do.
         """
         n = _need_int(n, "n", 0)
         if not isinstance(generator, np.random.Generator):
             raise TypeError(f"generator must be a numpy Generator, e.g. np.random.default_rng(0); got "
                             f"{type(generator).__name__}.")
         self._fitted()
+        if stop is not None:
+            V = self.vocab_size
+            assert V is not None
+            stop = _need_int(stop, "stop", 0)
+            if stop >= V:
+                raise ValueError(f"stop={stop} is not an id of the vocabulary 0 .. {V - 1}; pass the id of the token "
+                                 "that ends a sample, e.g. tok.token_to_id('<eos>'), or stop=None.")
         history = [int(t) for t in self._ids(context, "context")]
         out: list[int] = []
         for _ in range(n):
@@ -509,6 +597,8 @@ class NGramLM:
             token = min(token, len(p) - 1)
             out.append(token)
             history.append(token)
+            if token == stop:
+                break
         return out
 
     def tune_weights(self, heldout: Sequence[int] | np.ndarray, iterations: int = 100, tol: float = 1e-9) -> NGramLM:
@@ -519,7 +609,9 @@ class NGramLM:
         positions whose long contexts are unseen only share their mass among the orders they have.)
         """
         if self.smoothing != "interpolated":
-            raise ValueError(f"tune_weights is for smoothing='interpolated', this model uses {self.smoothing!r}.")
+            raise ValueError(f"tune_weights is for smoothing='interpolated', this model uses {self.smoothing!r} "
+                             "(the discounting smoothers estimate their discounts from the counts at fit; add-k "
+                             "takes k=).")
         self._fitted()
         ids = self._ids(heldout, "heldout")
         if len(ids) == 0:

@@ -33,13 +33,14 @@ class Reference:
             else:
                 self.counts[m] = dict(raw[m])
         self.discounts = {m: self._discounts(m) for m in range(1, self.order + 1)}
+        self.cache: dict[tuple[int, tuple[int, ...], int], float] = {}  # backoff's recursion, memoised
         return self
 
     def _discounts(self, m: int) -> tuple[float, ...]:
         n = [sum(1 for c in self.counts[m].values() if c == r) for r in range(5)]
-        if self.smoothing == "kneser-ney":
+        if self.smoothing in ("kneser-ney", "absolute-discounting", "backoff"):
             d = n[1] / (n[1] + 2 * n[2]) if n[1] + 2 * n[2] > 0 else 0.5
-            return (min(max(d, 0.05), 1.0),)
+            return (min(max(d, 0.05), 0.95 if self.smoothing == "backoff" else 1.0),)
         y = n[1] / (n[1] + 2 * n[2]) if n[1] + 2 * n[2] > 0 else 0.5
         d1 = 1 - 2 * y * n[2] / n[1] if n[1] > 0 else 0.5
         d2 = 2 - 3 * y * n[3] / n[2] if n[2] > 0 else 1.0
@@ -69,6 +70,26 @@ class Reference:
         c = self.c(m, h + (w,))
         return (max(c - self.discount(m, c), 0) + gamma * lower) / total
 
+    def backoff(self, w: int, h: tuple[int, ...], m: int) -> float:
+        """Katz-style backoff, straight from the module docstring: discounted MLE for a token seen after h,
+        alpha(h) times the lower order for any other; no discount where every token was seen after h."""
+        if m == 0:
+            return 1 / self.V
+        if (w, h, m) not in self.cache:
+            total = self.total(m, h)
+            if total == 0:
+                p = self.backoff(w, h[1:], m - 1)
+            else:
+                seen = [v for v in range(self.V) if self.c(m, h + (v,)) > 0]
+                d = 0.0 if len(seen) == self.V else self.discounts[m][0]
+                if self.c(m, h + (w,)) > 0:
+                    p = (self.c(m, h + (w,)) - d) / total
+                else:
+                    alpha = (d * len(seen) / total) / (1 - sum(self.backoff(v, h[1:], m - 1) for v in seen))
+                    p = alpha * self.backoff(w, h[1:], m - 1)
+            self.cache[w, h, m] = p
+        return self.cache[w, h, m]
+
     def prob(self, w: int, h: tuple[int, ...]) -> float:
         m = len(h) + 1
         if self.smoothing == "mle":
@@ -85,7 +106,9 @@ class Reference:
                     num += self.weights[j] * self.c(j, hj + (w,)) / self.total(j, hj)
                     den += self.weights[j]
             return num / den
-        return self.kn(w, h, m)
+        if self.smoothing == "backoff":
+            return self.backoff(w, h, m)
+        return self.kn(w, h, m)  # Kneser-Ney and absolute discounting: the counts differ, not the recursion
 
     def log_probs(self, ids: list[int]) -> list[float]:
         out = []
@@ -130,7 +153,7 @@ def test_every_smoother_equals_the_reference(smoothing: str, order: int, toy: st
         kw["weights"] = list(np.linspace(1, 2, order + 1) / np.linspace(1, 2, order + 1).sum())
     lm, ref, held = both(order, smoothing, toy, **kw)
     ids, V, _ = TOYS[toy]
-    if "kneser-ney" in smoothing:
+    if smoothing not in ("mle", "add-k", "interpolated"):
         np.testing.assert_allclose(lm.discounts, [ref.discounts[m] for m in range(1, order + 1)], rtol=0, atol=1e-12)
     checked = 0
     for h in contexts(order, ids, V):
@@ -168,10 +191,87 @@ def test_long_sequences_take_the_sorted_lookup_path_and_still_equal_the_referenc
     np.testing.assert_allclose(lm.log_probs(held), ref.log_probs(held), rtol=0, atol=1e-9)
 
 
-def test_reference_comparison_covers_unseen_tokens_and_contexts() -> None:
-    lm, ref, held = both(3, "modified-kneser-ney", "abab")
+@pytest.mark.parametrize("smoothing", ["modified-kneser-ney", "backoff", "absolute-discounting"])
+def test_reference_comparison_covers_unseen_tokens_and_contexts(smoothing: str) -> None:
+    lm, ref, held = both(3, smoothing, "abab")
     assert lm.prob(5, (4, 4)) == pytest.approx(ref.prob(5, (4, 4)), abs=1e-12)
     assert lm.prob(5, (0, 1)) > 0  # an id never seen in training still gets a little probability
+
+
+def test_the_reference_discounts_reach_their_clips_on_the_toys() -> None:
+    """The clipping (and backoff's lower upper clip) is exercised by the reference test, not only written."""
+    ds = {s: both(4, s, "abab")[0].discounts for s in ("absolute-discounting", "backoff")}
+    # unigram counts 6, 4, 3, 1: n1 = 1, n2 = 0, so D = n1 / (n1 + 2 n2) = 1
+    assert ds["absolute-discounting"][0] == (1.0,) and ds["backoff"][0] == (0.95,)
+
+
+# --------------------------------------------------------------------------- absolute discounting and backoff
+
+# "San Francisco": token 1 is frequent but always follows token 0; tokens 2 .. 5 follow anything
+FRANCISCO = np.random.default_rng(5).choice([2, 3, 4, 5, 6], 400, p=[0.2, 0.2, 0.2, 0.1, 0.3]).tolist()
+FRANCISCO = [t for x in FRANCISCO for t in ((0, 1) if x == 6 else (x,))]
+
+
+def test_kneser_ney_is_absolute_discounting_plus_continuation_counts() -> None:
+    V, c1 = 6, Counter(FRANCISCO)
+    ad1, kn1 = (NGramLM(1, s, vocab_size=V).fit(FRANCISCO) for s in ("absolute-discounting", "kneser-ney"))
+    np.testing.assert_array_equal(ad1.distribution(), kn1.distribution())  # one order: raw counts in both
+    ad, kn = (NGramLM(2, s, vocab_size=V).fit(FRANCISCO) for s in ("absolute-discounting", "kneser-ney"))
+    assert ad.discounts[1] == kn.discounts[1] and ad.discounts[0] != kn.discounts[0]  # top order: same raw counts
+    # the lower order differs: by raw count 1 ("Francisco") is common, by continuation count it follows one token
+    assert ad.distribution()[1] == pytest.approx((c1[1] - ad.discounts[0][0]) / len(FRANCISCO)
+                                                 + ad.discounts[0][0] * 6 / len(FRANCISCO) / V)
+    assert kn.distribution()[1] < ad.distribution()[1] / 5
+    # ... and exactly there: after a seen h the difference is the back-off weight times the lower orders' difference
+    pairs = Counter(zip(FRANCISCO, FRANCISCO[1:]))
+    for h in range(V):
+        total, followers = sum(pairs[h, w] for w in range(V)), sum(pairs[h, w] > 0 for w in range(V))
+        gap = kn.distribution([h]) - ad.distribution([h])
+        want = (kn.distribution() - ad.distribution()) * (kn.discounts[1][0] * followers / total if total else 1.0)
+        np.testing.assert_allclose(gap, want, rtol=0, atol=1e-12)
+    assert kn.prob(1, [2]) < ad.prob(1, [2])  # "Francisco" after a word it never followed
+
+
+def test_backoff_uses_the_lower_order_only_for_unseen_tokens() -> None:
+    lm = NGramLM(2, "backoff", vocab_size=6).fit(FRANCISCO)
+    pairs, d = Counter(zip(FRANCISCO, FRANCISCO[1:])), lm.discounts[1][0]
+    h = 2
+    total = sum(pairs[h, w] for w in range(6))
+    seen = [w for w in range(6) if pairs[h, w] > 0]
+    unseen = [w for w in range(6) if pairs[h, w] == 0]
+    assert seen and unseen
+    dist, uni = lm.distribution([h]), lm.distribution()
+    np.testing.assert_allclose(dist[seen], [(pairs[h, w] - d) / total for w in seen], rtol=0, atol=1e-15)
+    ratio = dist[unseen] / uni[unseen]  # one alpha(h) for every unseen token
+    np.testing.assert_allclose(ratio, ratio[0], rtol=1e-12)
+    assert ratio[0] == pytest.approx(d * len(seen) / total / (1 - uni[seen].sum()), rel=1e-12)
+    assert dist.sum() == pytest.approx(1, abs=1e-12)
+
+
+def test_backoff_gives_a_context_followed_by_every_token_its_mle() -> None:
+    V = 3
+    # every token follows each of 0, 1, 2 (a de Bruijn sequence, then more); trigram context (0, 0) is full too
+    ids = [0, 0, 1, 0, 2, 1, 1, 2, 2, 0, 0, 0, 2, 0, 0, 1]
+    lm = NGramLM(2, "backoff", vocab_size=V).fit(ids)
+    unigrams, pairs = Counter(ids), Counter(zip(ids, ids[1:]))
+    np.testing.assert_allclose(lm.distribution(), [unigrams[w] / len(ids) for w in range(V)], rtol=0, atol=1e-15)
+    for h in range(V):
+        total = sum(pairs[h, w] for w in range(V))
+        np.testing.assert_allclose(lm.distribution([h]), [pairs[h, w] / total for w in range(V)], rtol=0, atol=1e-15)
+    # one more id in the vocabulary: now every context has an unseen token, and is discounted again
+    wider = NGramLM(2, "backoff", vocab_size=V + 1).fit(ids)
+    for h in range(V + 1):
+        d = wider.distribution([h])
+        assert abs(d.sum() - 1) < 1e-12 and (d > 0).all()
+    assert wider.prob(0, [1]) < lm.prob(0, [1])
+    partly = NGramLM(3, "backoff", vocab_size=V).fit(ids)  # some trigram contexts are full, some are not
+    ref = Reference(3, "backoff", V).fit(ids)
+    triples = Counter(zip(ids, ids[1:], ids[2:]))
+    np.testing.assert_allclose(partly.distribution((0, 0)), [triples[0, 0, w] / 4 for w in range(V)], atol=1e-15)
+    assert partly.distribution((0, 2))[2] > 0  # (0, 2) was followed by 0 and 1 only
+    for h in [(a, b) for a in range(V) for b in range(V)]:
+        np.testing.assert_allclose(partly.distribution(h), [ref.prob(w, h) for w in range(V)], rtol=0, atol=1e-12)
+        assert abs(partly.distribution(h).sum() - 1) < 1e-12
 
 
 # --------------------------------------------------------------------------- proper distributions
@@ -253,6 +353,34 @@ def test_generate_is_reproducible_and_follows_the_counts() -> None:
     assert cycle.generate(0, generator=np.random.default_rng(0)) == []
     with pytest.raises(TypeError, match="generator must be a numpy Generator"):
         cycle.generate(3, generator=0)  # type: ignore[arg-type]
+
+
+def test_generate_stops_right_after_the_stop_token() -> None:
+    lm = NGramLM(2, "backoff").fit(SUMS_CORPUS)  # ids 0 .. 8
+    for seed in range(20):
+        free = lm.generate(10, [1], generator=np.random.default_rng(seed))
+        got = lm.generate(10, [1], generator=np.random.default_rng(seed), stop=3)
+        cut = free.index(3) + 1 if 3 in free else len(free)
+        assert got == free[:cut]  # the same draws, ending with the first 3 (included), or all n if none
+        assert got == lm.generate(10, [1], generator=np.random.default_rng(seed), stop=3)
+        assert 3 not in got[:-1]
+    stops = [lm.generate(10, [1], generator=np.random.default_rng(s), stop=3) for s in range(20)]
+    assert any(s[-1] == 3 and len(s) < 10 for s in stops) and any(len(s) == 10 and 3 not in s for s in stops)
+    cycle = NGramLM(2).fit([0, 1, 2] * 10)
+    assert cycle.generate(9, [2], generator=np.random.default_rng(0), stop=2) == [0, 1, 2]
+    assert cycle.generate(2, [2], generator=np.random.default_rng(0), stop=2) == [0, 1]  # n is still the most
+
+
+@pytest.mark.parametrize(("stop", "error", "message"), [
+    (9, ValueError, r"stop=9 is not an id of the vocabulary 0 .. 8; pass the id of the token that ends"),
+    (-1, ValueError, r"stop must be an integer >= 0, got -1"),
+    (2.0, TypeError, r"stop must be a whole number \(an int\), got 2.0"),
+    ("<eos>", TypeError, r"stop must be a whole number"),
+])
+def test_generate_refuses_a_stop_outside_the_vocabulary(stop: object, error: type, message: str) -> None:
+    lm = NGramLM(2, "add-k").fit(SUMS_CORPUS)
+    with pytest.raises(error, match=message):
+        lm.generate(5, generator=np.random.default_rng(0), stop=stop)  # type: ignore[arg-type]
 
 
 def test_sampling_frequencies_match_the_distribution() -> None:
