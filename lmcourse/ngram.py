@@ -394,17 +394,23 @@ class NGramLM:
     def _backoff_weights(self, table: _Table, m: int, lower: list[_Table]) -> np.ndarray:
         """alpha(h) for every context h of order m, given the fitted tables of orders 1 .. m-1 (``lower``).
 
-        The sum over h's seen followers of P_{m-1}(w | h') is vectorised: every m-gram key h w is scored under the
-        order m-1 model (its j-gram suffixes, the key mod V^j, are the queries) and the scores are summed per
-        context with np.bincount.
+        The sum over h's seen followers of P_{m-1}(w | h') is vectorised. No recursion is needed: the suffix h' w
+        of a seen m-gram h w is itself a seen (m-1)-gram (same raw counts), and backoff gives a seen (m-1)-gram
+        its discounted count, (c(h' w) - d(h')) / c(h'). One binary search per key finds it; np.bincount sums
+        the results per context.
         """
         V = self.vocab_size
         assert V is not None and table.ctx_n1 is not None and table.ctx_n2 is not None and table.ctx_n3 is not None
         if m == 1:
             lower_p = np.full(len(table.keys), 1.0 / V)
         else:
-            suffixes = [table.keys % V ** j for j in range(1, m)]
-            lower_p = self._probs(suffixes, np.full(len(table.keys), m - 1), sequence=False, tables=lower)
+            below = lower[m - 2]
+            assert below.ctx_n1 is not None and below.ctx_n2 is not None and below.ctx_n3 is not None
+            idx = np.searchsorted(below.keys, table.keys % V ** (m - 1))
+            ci = below.ctx_of[idx]
+            full = below.ctx_n1[ci] + below.ctx_n2[ci] + below.ctx_n3[ci] >= V
+            d_below = np.where(full, 0.0, self.discounts[m - 2][0])
+            lower_p = (below.counts[idx] - d_below) / below.ctx_total[ci]
         seen_mass = np.bincount(table.ctx_of, weights=lower_p, minlength=len(table.ctx_total))
         followers = (table.ctx_n1 + table.ctx_n2 + table.ctx_n3).astype(float)
         d = np.where(followers < V, self.discounts[m - 1][0], 0.0)  # every token seen after h: no discount, no mass
@@ -439,13 +445,11 @@ class NGramLM:
             f"{', '.join(repr(s) for s in SMOOTHERS if s != 'mle')}) to score unseen contexts.", ctx)
 
     def _probs(self, ngrams: list[np.ndarray], depth: np.ndarray, sequence: bool,
-               tables: list[_Table] | None = None, blocks: list[int] | None = None) -> np.ndarray:
+               blocks: list[int] | None = None) -> np.ndarray:
         """P(w | h) for Q queries: ``ngrams[m-1]`` holds each query's m-gram code (context h, then w),
-        ``depth`` the longest order usable (1 + the length of the context it has). ``tables`` (the fitted ones
-        by default) lets ``fit`` score with the orders it has built so far. ``blocks``, when the queries are one
-        context followed by every w = 0 .. V-1, holds that context's code at each order (a faster look-up)."""
-        tables = self._fitted() if tables is None else tables
-        V = self.vocab_size
+        ``depth`` the longest order usable (1 + the length of the context it has). ``blocks``, when the queries
+        are one context followed by every w = 0 .. V-1, holds that context's code at each order (faster look-up)."""
+        tables, V = self._fitted(), self.vocab_size
         assert V is not None
         p = np.full(len(depth), 1.0 / V)
         num, den = p * (self.weights[0] if self.weights is not None else 1.0), np.zeros(len(depth))
