@@ -143,6 +143,24 @@ def _as_ids(tokens: object, what: str) -> np.ndarray:
     return arr
 
 
+def ngram_codes(ids: Sequence[int] | np.ndarray, n: int, vocab_size: int) -> np.ndarray:
+    """Every n-gram of ``ids`` as one int64: sum_j ids[i+j] * V^(n-1-j), the n ids as the digits of a number in base V.
+
+    Returns len(ids) - n + 1 codes (none if ``ids`` is shorter than ``n``). Two n-grams are equal exactly when
+    their codes are, so counting n-grams is counting integers (``np.unique``) and finding one is a binary search
+    (``np.searchsorted``): how ``NGramLM`` counts, and what chapters 02-03 use to count and look up n-grams.
+    The ids must lie in 0 .. V-1 and V^n must stay below 2^63.
+    """
+    n, V = _need_int(n, "n", 1), _need_int(vocab_size, "vocab_size", 1)
+    arr = _as_ids(ids, "ids")
+    if arr.size and arr.max() >= V:
+        raise ValueError(f"ids holds {int(arr.max())}, outside vocab_size={V} (ids 0 .. {V - 1}).")
+    if V ** n > _INT64_MAX:
+        raise ValueError(f"{n}-grams over {V} ids need V^n = {V ** n:.3g} codes, more than an int64 holds (2^63); "
+                         "use a smaller n or vocabulary.")
+    return _codes(arr, n, V) if len(arr) >= n else np.zeros(0, dtype=np.int64)
+
+
 def _codes(ids: np.ndarray, m: int, base: int) -> np.ndarray:
     """The int64 code of every m-gram of ``ids`` (len(ids) - m + 1 of them): sum_j ids[i+j] * base^(m-1-j)."""
     out = np.zeros(len(ids) - m + 1, dtype=np.int64)

@@ -507,3 +507,32 @@ def test_bad_interpolation_weights_are_refused() -> None:
         NGramLM(2, "interpolated", weights=[0, 0.5, 0.5])
     with pytest.raises(ValueError, match="weights= is for smoothing='interpolated' only"):
         NGramLM(2, "add-k", weights=[0.2, 0.3, 0.5])
+
+
+def test_ngram_codes_are_the_ids_as_base_v_digits() -> None:
+    from lmcourse.ngram import ngram_codes
+
+    ids = [3, 0, 2, 2, 1]
+    assert ngram_codes(ids, 2, 4).tolist() == [3 * 4 + 0, 0 * 4 + 2, 2 * 4 + 2, 2 * 4 + 1]
+    assert ngram_codes(np.array(ids), 3, 4).tolist() == [3 * 16 + 0 + 2, 0 + 2 * 4 + 2, 2 * 16 + 2 * 4 + 1]
+    assert ngram_codes(ids, 1, 4).tolist() == ids
+    assert ngram_codes(ids, 6, 4).tolist() == []
+    rng = np.random.default_rng(0)
+    seq = rng.integers(0, 7, 300)
+    grams = [tuple(seq[i:i + 3]) for i in range(len(seq) - 2)]
+    codes = ngram_codes(seq, 3, 7)
+    assert len(set(codes.tolist())) == len(set(grams))  # equal codes exactly for equal n-grams
+    assert all((codes[i] == codes[j]) == (grams[i] == grams[j]) for i in range(50) for j in range(50))
+
+
+def test_ngram_codes_refuse_bad_input() -> None:
+    from lmcourse.ngram import ngram_codes
+
+    with pytest.raises(ValueError, match="outside vocab_size=4"):
+        ngram_codes([1, 4], 2, 4)
+    with pytest.raises(ValueError, match="more than an int64"):
+        ngram_codes([1, 2], 10, 100)
+    with pytest.raises(ValueError, match="n must be an integer >= 1"):
+        ngram_codes([1, 2], 0, 4)
+    with pytest.raises(TypeError, match="integer token ids"):
+        ngram_codes([1.0, 2.0], 2, 4)
