@@ -941,6 +941,21 @@ def consumes_randomness(*args: object) -> object:
     return None
 
 
+def mle_prob(tokens: list[object], context: tuple[object, ...], token: object) -> float:
+    n = len(context)
+    followed = [tuple(tokens[i:i + n + 1]) for i in range(len(tokens) - n) if tuple(tokens[i:i + n]) == context]
+    if not followed:
+        raise ValueError(f"the context {context} never occurs followed by a token")
+    return followed.count((*context, token)) / len(followed)
+
+
+def sample_name(P: np.ndarray, bos: int, eos: int, generator: np.random.Generator) -> list[int]:
+    name = [bos]
+    while (nxt := int(generator.choice(len(P), p=P[name[-1]]))) != eos:
+        name.append(nxt)
+    return name[1:]
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -950,6 +965,11 @@ RIGHT = {
     "ch01_zipf_slope": zipf_slope,
     "ch01_oov_rate": lambda train, test: oov_count(train, test) / len(test),
     "ch01_bpe_train": (bpe_train, bpe_encode),  # a checker of two functions: a tuple of its arguments
+    "ch02_bigram_counts": lambda ids, V: np.bincount(np.asarray(ids)[:-1] * V + np.asarray(ids)[1:],
+                                                     minlength=V * V).reshape(V, V),
+    "ch02_mle_prob": mle_prob,
+    "ch02_perplexity": lambda probs: float(torch.exp(-torch.log(torch.as_tensor(np.asarray(probs))).mean())),
+    "ch02_sample_name": sample_name,
 }
 
 
@@ -959,6 +979,13 @@ def all_checkers() -> list[str]:
 
 def test_every_checker_has_a_right_answer_here() -> None:
     assert all_checkers() == sorted(RIGHT), "add the new checker's right answer to RIGHT"
+
+
+@pytest.mark.parametrize("name", all_checkers())
+def test_every_right_answer_here_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    right = RIGHT[name] if isinstance(RIGHT[name], tuple) else (RIGHT[name],)
+    getattr(checks, name)(*right)
+    assert capsys.readouterr().out.startswith(f"✓ exercise {name[2:4]}.")
 
 
 @pytest.mark.parametrize("name", all_checkers())
