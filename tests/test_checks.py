@@ -956,6 +956,25 @@ def sample_name(P: np.ndarray, bos: int, eos: int, generator: np.random.Generato
     return name[1:]
 
 
+def best_lambda(p_high: object, p_low: object) -> float:
+    h = torch.as_tensor(np.asarray(p_high), dtype=torch.float64)
+    low = torch.as_tensor(np.asarray(p_low), dtype=torch.float64)
+    grid = torch.linspace(0, 1, 1001, dtype=torch.float64)[:, None]
+    return float(grid[torch.log(grid * h + (1 - grid) * low).mean(dim=1).argmax()])
+
+
+def continuation_probs(tokens: object, V: int) -> list[float]:
+    ids = [int(t) for t in tokens]  # type: ignore[attr-defined]
+    types = set(zip(ids, ids[1:]))
+    return [sum(b == w for _, b in types) / len(types) for w in range(V)]
+
+
+def mkn_discounts(counts: object) -> tuple[float, float, float]:
+    c = Counter(int(x) for x in counts)  # type: ignore[attr-defined]
+    y = c[1] / (c[1] + 2 * c[2])
+    return 1 - 2 * y * c[2] / c[1], 2 - 3 * y * c[3] / c[2], 3 - 4 * y * c[4] / c[3]
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -970,6 +989,10 @@ RIGHT = {
     "ch02_mle_prob": mle_prob,
     "ch02_perplexity": lambda probs: float(torch.exp(-torch.log(torch.as_tensor(np.asarray(probs))).mean())),
     "ch02_sample_name": sample_name,
+    "ch03_add_k": lambda counts, k: [(c + k) / (sum(counts) + k * len(counts)) for c in counts],
+    "ch03_best_lambda": best_lambda,
+    "ch03_continuation_probs": continuation_probs,
+    "ch03_mkn_discounts": mkn_discounts,
 }
 
 

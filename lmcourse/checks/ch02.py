@@ -479,8 +479,11 @@ def ch02_perplexity(perplexity: Callable[[Any], Any]) -> None:
         mistake = _match_mistake(got, args, perplexity, others, _PERPLEXITY_MISTAKES,
                                  lambda got, theirs: (v := _real(got)) is not None and math.isclose(v, theirs,
                                                                                                      rel_tol=1e-4))
-        hint = ("mix no bases: exp with ln, 2 ** with log2, 10 ** with log10; perplexity is exp(-mean(ln p)) = "
-                "2 ** (-mean(log2 p))." if (mistake or "").startswith("mixed") else
+        power, log = {"2": "2 **", "e": "exp", "10": "10 **"}, {"2": "log2", "e": "ln", "10": "log10"}
+        bases = (mistake or "").split()[1:]
+        hint = (f"mix no bases: you took {power[bases[0]]} of a mean {log[bases[1]]}. Use one base for both: "
+                "exp(-mean(ln p)), 2 ** (-mean(log2 p)) or 10 ** (-mean(log10 p)), which are equal."
+                if (mistake or "").startswith("mixed") else
                 _PERPLEXITY_HINTS.get(mistake or "", "perplexity is the exponential of the mean negative "
                                                      "log-probability, exp(-mean(ln p)), over all N probabilities."))
         if mistake is None and (decimals := _rounded(value, expected)) is not None:
