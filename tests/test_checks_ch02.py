@@ -289,6 +289,14 @@ def test_mle_prob_a_context_only_at_the_end_must_raise() -> None:
         checks.ch02_mle_prob(final_only_wrong_at_the_end)
 
 
+def test_mle_prob_words_end_with_the_contexts_asked_about() -> None:
+    """("the",) and ("of", "the") end the word list, so a denominator that counts that last, unfollowed occurrence
+    is wrong there; ("the", "unicorn") never occurs."""
+    words = list(ch02_checks._pride_words())
+    assert words[-2:] == ["of", "the"] and words[0] == "it" and "unicorn" not in words
+    assert sum(w == "the" for w in words[:-1]) == 35 and words.count("the") == 36
+
+
 def test_mle_prob_leaves_the_tokens_alone() -> None:
     def pops(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
         p = mle_loops(tokens, context, token)

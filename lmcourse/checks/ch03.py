@@ -50,7 +50,7 @@ def _shakespeare(chars: int) -> str:
 @functools.cache
 def _follower_counts(after: str) -> tuple[int, ...]:
     """How often each character of the first 200,000 characters of Shakespeare (64 of them, in code-point order)
-    follows ``after`` there: one row of chapter 03's bigram table, most of it zeros."""
+    follows ``after`` there: one row of a character bigram table, most of it zeros."""
     from collections import Counter
 
     text = _shakespeare(200_000)
