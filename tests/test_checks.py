@@ -941,6 +941,40 @@ def consumes_randomness(*args: object) -> object:
     return None
 
 
+def mle_prob(tokens: list[object], context: tuple[object, ...], token: object) -> float:
+    n = len(context)
+    followed = [tuple(tokens[i:i + n + 1]) for i in range(len(tokens) - n) if tuple(tokens[i:i + n]) == context]
+    if not followed:
+        raise ValueError(f"the context {context} never occurs followed by a token")
+    return followed.count((*context, token)) / len(followed)
+
+
+def sample_name(P: np.ndarray, bos: int, eos: int, generator: np.random.Generator) -> list[int]:
+    name = [bos]
+    while (nxt := int(generator.choice(len(P), p=P[name[-1]]))) != eos:
+        name.append(nxt)
+    return name[1:]
+
+
+def best_lambda(p_high: object, p_low: object) -> float:
+    h = torch.as_tensor(np.asarray(p_high), dtype=torch.float64)
+    low = torch.as_tensor(np.asarray(p_low), dtype=torch.float64)
+    grid = torch.linspace(0, 1, 1001, dtype=torch.float64)[:, None]
+    return float(grid[torch.log(grid * h + (1 - grid) * low).mean(dim=1).argmax()])
+
+
+def continuation_probs(tokens: object, V: int) -> list[float]:
+    ids = [int(t) for t in tokens]  # type: ignore[attr-defined]
+    types = set(zip(ids, ids[1:]))
+    return [sum(b == w for _, b in types) / len(types) for w in range(V)]
+
+
+def mkn_discounts(counts: object) -> tuple[float, float, float]:
+    c = Counter(int(x) for x in counts)  # type: ignore[attr-defined]
+    y = c[1] / (c[1] + 2 * c[2])
+    return 1 - 2 * y * c[2] / c[1], 2 - 3 * y * c[3] / c[2], 3 - 4 * y * c[4] / c[3]
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -950,6 +984,15 @@ RIGHT = {
     "ch01_zipf_slope": zipf_slope,
     "ch01_oov_rate": lambda train, test: oov_count(train, test) / len(test),
     "ch01_bpe_train": (bpe_train, bpe_encode),  # a checker of two functions: a tuple of its arguments
+    "ch02_bigram_counts": lambda ids, V: np.bincount(np.asarray(ids)[:-1] * V + np.asarray(ids)[1:],
+                                                     minlength=V * V).reshape(V, V),
+    "ch02_mle_prob": mle_prob,
+    "ch02_perplexity": lambda probs: float(torch.exp(-torch.log(torch.as_tensor(np.asarray(probs))).mean())),
+    "ch02_sample_name": sample_name,
+    "ch03_add_k": lambda counts, k: [(c + k) / (sum(counts) + k * len(counts)) for c in counts],
+    "ch03_best_lambda": best_lambda,
+    "ch03_continuation_probs": continuation_probs,
+    "ch03_mkn_discounts": mkn_discounts,
 }
 
 
@@ -959,6 +1002,13 @@ def all_checkers() -> list[str]:
 
 def test_every_checker_has_a_right_answer_here() -> None:
     assert all_checkers() == sorted(RIGHT), "add the new checker's right answer to RIGHT"
+
+
+@pytest.mark.parametrize("name", all_checkers())
+def test_every_right_answer_here_passes(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    right = RIGHT[name] if isinstance(RIGHT[name], tuple) else (RIGHT[name],)
+    getattr(checks, name)(*right)
+    assert capsys.readouterr().out.startswith(f"✓ exercise {name[2:4]}.")
 
 
 @pytest.mark.parametrize("name", all_checkers())

@@ -19,6 +19,8 @@ available from here, so a notebook writes ``checks.ch01_merge(merge)``.
 
 from lmcourse.checks.ch00 import ch00_char_counts, ch00_normalise, ch00_reproducible
 from lmcourse.checks.ch01 import ch01_bpe_train, ch01_merge, ch01_oov_rate, ch01_vocab_cutoff, ch01_zipf_slope
+from lmcourse.checks.ch02 import ch02_bigram_counts, ch02_mle_prob, ch02_perplexity, ch02_sample_name
+from lmcourse.checks.ch03 import ch03_add_k, ch03_best_lambda, ch03_continuation_probs, ch03_mkn_discounts
 from lmcourse.checks.core import (
     CheckFailed,
     ExerciseNotDone,
@@ -37,4 +39,6 @@ __all__ = [
     "number", "passed",
     "ch00_char_counts", "ch00_normalise", "ch00_reproducible",
     "ch01_bpe_train", "ch01_merge", "ch01_oov_rate", "ch01_vocab_cutoff", "ch01_zipf_slope",
+    "ch02_bigram_counts", "ch02_mle_prob", "ch02_perplexity", "ch02_sample_name",
+    "ch03_add_k", "ch03_best_lambda", "ch03_continuation_probs", "ch03_mkn_discounts",
 ]
