@@ -1041,3 +1041,19 @@ def test_a_failed_check_shows_the_message_not_the_checkers_source() -> None:
     with pytest.raises(checks.ExerciseNotDone) as stub_err:
         checks.ch00_normalise(stub)
     assert stub_err.value._render_traceback_() == [f"ExerciseNotDone: {stub_err.value}"]
+
+
+def test_chapter_checkers_load_on_first_use_so_a_notebook_depends_only_on_its_own() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from lmcourse import checks; "
+            "before = sorted(m for m in sys.modules if m.startswith('lmcourse.checks.ch')); "
+            "checks.ch01_merge; "
+            "after = sorted(m for m in sys.modules if m.startswith('lmcourse.checks.ch')); print(before, after)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[] ['lmcourse.checks.ch01']"
+    assert all(callable(getattr(checks, name)) for name in checks.__all__)
+    assert "ch02_perplexity" in dir(checks)
+    with pytest.raises(AttributeError, match="did you mean 'ch02_perplexity'"):
+        checks.ch02_perplexty  # noqa: B018

@@ -12,7 +12,9 @@ from lmcourse.checks.core import (
     Description,
     _match_mistake,
     _numbers,
+    _rng_states,
     _rounded,
+    _touched,
     _whole,
     call,
     checker,
@@ -222,29 +224,6 @@ def _counts_shown(counts: dict[str, Any]) -> Any:
         return counts
     return Description("{" + ", ".join(f"{key!r}{'' if key.isascii() else f' (U+{ord(key):04X})'}: {n!r}"
                                        for key, n in counts.items()) + "}")
-
-
-def _rng_states() -> tuple[Any, Any, Any]:
-    """The states of Python's, numpy's and torch's (CPU) global generators."""
-    import numpy as np
-    import torch
-
-    return random.getstate(), np.random.get_state(), torch.get_rng_state()
-
-
-def _touched(before: tuple[Any, Any, Any], after: tuple[Any, Any, Any]) -> str | None:
-    """Which global generator changed between two :func:`_rng_states`: "torch", "numpy", "random" or None."""
-    import numpy as np
-    import torch
-
-    if not torch.equal(before[2], after[2]):
-        return "torch"
-    (name, keys, *rest), (name2, keys2, *rest2) = before[1], after[1]
-    if name != name2 or not np.array_equal(keys, keys2) or rest != rest2:
-        return "numpy"
-    if before[0] != after[0]:
-        return "random"
-    return None
 
 
 @checker

@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lmcourse.checks.ch00 import _rng_states, _touched
 from lmcourse.checks.core import (
     Description,
     _kind,
@@ -18,8 +17,10 @@ from lmcourse.checks.core import (
     _numbers,
     _quiet_numerics,
     _real,
+    _rng_states,
     _rounded,
     _to_numpy,
+    _touched,
     call,
     checker,
     expect_close,
