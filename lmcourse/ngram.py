@@ -91,7 +91,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -130,10 +130,21 @@ def _as_ids(tokens: object, what: str) -> np.ndarray:
     if isinstance(tokens, (str, bytes)):
         raise TypeError(f"{what} must be a sequence of integer token ids, got a {type(tokens).__name__}; "
                         "encode the text first, e.g. CharTokenizer().fit(text).encode(text).")
-    arr = np.asarray(tokens)
+    if isinstance(tokens, Iterator):
+        raise TypeError(f"{what} must be a list or array of token ids, got a {type(tokens).__name__} (an iterator, "
+                        "which can be read only once); pass list(...) of it.")
+    try:
+        arr = np.asarray(tokens)
+    except ValueError:  # numpy refuses ragged nesting
+        raise ValueError(f"{what} must be a flat (1-D) sequence of token ids, got nested lists of different lengths; "
+                         "for several records, join them into one list with <bos>/<eos> ids between them.") from None
+    if arr.ndim == 0:
+        example = f"[{tokens!r}]" if isinstance(tokens, (int, np.integer)) else "[5, 2]"
+        raise TypeError(f"{what} must be a sequence of token ids (a list or 1-D array), got {type(tokens).__name__} "
+                        f"{tokens!r}; even one id goes in a list, e.g. {example}.")
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a flat (1-D) sequence of token ids, got shape {arr.shape}; "
-                         "for several records, join them with <bos>/<eos> ids first.")
+                         "for several records, join them into one list with <bos>/<eos> ids between them.")
     if arr.size and (arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer)):
         raise TypeError(f"{what} must hold integer token ids, got dtype {arr.dtype}.")
     arr = arr.astype(np.int64, copy=False)

@@ -536,3 +536,16 @@ def test_ngram_codes_refuse_bad_input() -> None:
         ngram_codes([1, 2], 0, 4)
     with pytest.raises(TypeError, match="integer token ids"):
         ngram_codes([1.0, 2.0], 2, 4)
+
+
+@pytest.mark.parametrize(("bad", "error", "message"), [
+    (1, TypeError, r"even one id goes in a list, e\.g\. \[1\]"),
+    (iter([1, 2]), TypeError, r"an iterator, which can be read only once"),
+    ([[1, 2], [3]], ValueError, "nested lists of different lengths"),
+    ([[1, 2], [3, 4]], ValueError, r"shape \(2, 2\)"),
+])
+def test_a_misshapen_sequence_of_ids_says_what_to_pass(bad: object, error: type, message: str) -> None:
+    with pytest.raises(error, match=message):
+        NGramLM(2).fit(bad)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message.replace("tokens", "context")):
+        NGramLM(3).fit([1, 2, 3]).prob(2, bad)  # type: ignore[arg-type]
