@@ -145,12 +145,13 @@ def _diverged(step: int, what: str, value: float, yb: torch.Tensor, optimizer: t
                  "or the model takes the log of zero (give F.cross_entropy raw logits rather than log(softmax(...)), "
                  "or add a small epsilon)")
     else:
-        cause = ("the loss was finite but its gradient is not: the backward pass went through the log or the square "
-                 "root of zero, or a division by zero, in the model; clipping cannot repair a NaN gradient")
+        cause = ("the backward pass went through the log or the square root of zero, or a division by zero, in the "
+                 "model (the loss itself was finite); clipping cannot repair a NaN gradient")
+    kept = "its initial parameters" if step == 0 else f"its parameters after {step} updates"
     return TrainingDiverged(
         f"training diverged: the {what} is {value} at step {step} ({last}). Likely cause: {cause}. "
-        f"Training stopped before updating: the model keeps its parameters after {step} updates, and the losses "
-        "so far are in this error's .history.", step, history)
+        f"Training stopped before updating: the model keeps {kept}, and the losses so far are in this error's "
+        ".history.", step, history)
 
 
 # --------------------------------------------------------------------------- checking arguments
