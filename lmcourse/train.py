@@ -1,9 +1,12 @@
 """One training loop for the whole course: batches, loss, gradient, (clipping,) update; evaluation now and then.
 
-Every neural chapter trains with the same two calls::
+Every neural chapter trains with the same calls::
 
-    history = lmcourse.train.train(model, x, y, steps=500, batch_size=32, lr=3e-3, valid=(xv, yv), seed=0)
+    from lmcourse.train import train
+
+    history = train(model, x, y, steps=500, batch_size=32, lr=3e-3, valid=(x_valid, y_valid), seed=0)
     history.plot()
+    plt.show()
 
 ``train`` checks its arguments, builds the optimizer and calls :func:`training_loop`,
 the loop itself, short enough to read in a notebook with
