@@ -1,0 +1,384 @@
+"""One training loop for the whole course: batches, loss, gradient, (clipping,) update; evaluation now and then.
+
+Every neural chapter trains with the same calls::
+
+    from lmcourse.train import train
+
+    history = train(model, x, y, steps=500, batch_size=32, lr=3e-3, valid=(x_valid, y_valid), seed=0)
+    history.plot()
+    plt.show()
+
+``train`` checks its arguments, builds the optimizer and calls :func:`training_loop`,
+the loop itself, short enough to read in a notebook with
+``print(inspect.getsource(lmcourse.train.training_loop))``. Chapter 09 adds
+learning-rate schedules, checkpoints and resuming to it.
+
+How the loop is set up, and why
+-------------------------------
+- **A fixed number of steps of random batches** (``batches.sample_batch``, rows drawn
+  with replacement), as in makemore and nanoGPT, rather than epochs: a run's cost is
+  ``steps`` whatever the data size, the ``SCALE`` setting just changes ``steps``, and
+  the whole state of the data stream is one ``torch.Generator`` (easy to checkpoint).
+- **Step numbers count updates.** At step ``s`` the model has had ``s`` updates:
+  ``train_loss[s]`` is the loss of the batch drawn at step ``s``, before its update,
+  and a validation loss recorded at step ``s`` is measured on that same model. The
+  validation set is scored at steps 0, ``eval_every``, ``2 * eval_every``, ... and once
+  more at the end, step ``steps``; step 0 is the untrained model (about ``ln V``).
+- **Reproducible.** The batches come from their own generator (``seed=`` or
+  ``generator=``), never the global random state, so the same seed gives the same
+  losses, bit for bit, on the same machine and thread count. Dropout still draws from
+  torch's global generator, which ``lmcourse.setup()`` seeds.
+- **Any device.** The batches go to the device of the model's parameters (move the
+  model first, or pass ``device=`` and ``train`` moves it); the data may stay on the CPU.
+- **A diverged run stops.** A loss or gradient that is NaN or infinite raises
+  :class:`TrainingDiverged` before the update it would poison: the message names the
+  step, the last finite loss and the likely causes; the model keeps the parameters it
+  had, and the losses so far are on the exception (``err.history``).
+- **Models.** A model maps ids ``x`` to logits with one more axis than the targets
+  ``y``: ``(B, T) -> (B, T, V)`` for a sequence model, ``(B, context) -> (B, V)`` for
+  the MLP of chapter 04 (``y`` of shape ``(B,)``). A model that also returns its state
+  (an RNN) may return a tuple whose first item is the logits. Targets equal to
+  ``batches.IGNORE_INDEX`` (padding) count for nothing.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lmcourse.batches import IGNORE_INDEX, _check_generator, sample_batch
+from lmcourse.env import _check_seed, pick_device, progress
+
+if TYPE_CHECKING:
+    import torch
+    from matplotlib.axes import Axes
+
+OPTIMIZERS = ("adamw", "sgd")
+
+__all__ = ["OPTIMIZERS", "History", "TrainingDiverged", "evaluate", "train", "training_loop"]
+
+
+# --------------------------------------------------------------------------- what a run gives back
+
+
+@dataclass(repr=False)
+class History:
+    """What a run recorded: one training loss and gradient norm per step, a validation loss now and then.
+
+    - ``train_loss[s]``: the mean cross-entropy (nats per target token) of the batch of step ``s``;
+    - ``grad_norm[s]``: the gradient's total norm at step ``s``, before any clipping;
+    - ``valid_loss[i]``: the validation loss at step ``eval_steps[i]`` (see :func:`evaluate`);
+    - ``seconds``: the wall time of the run, evaluations included (left out of ``repr``, as it varies).
+    """
+
+    train_loss: list[float] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        """How many steps (updates) the run made."""
+        return len(self.train_loss)
+
+    def smoothed(self, window: int = 20) -> list[float]:
+        """The training loss averaged over the last ``window`` steps (fewer at the start): one value per step.
+
+        A batch's loss is noisy; the mean of the last few shows the trend. ``window=1`` gives the raw losses.
+        """
+        window = _count(window, "window", "steps to average over, e.g. 20")
+        losses = self.train_loss
+        return [sum(losses[max(0, s - window + 1):s + 1]) / min(s + 1, window) for s in range(len(losses))]
+
+    def plot(self, ax: Axes | None = None, window: int = 20, title: str = "", logy: bool = False) -> Axes:
+        """Plot the (smoothed) training loss and the validation loss against the step; return the axes."""
+        from lmcourse.plot import loss_curves
+
+        label = "train" if window == 1 else f"train (mean of the last {window} steps)"
+        curves: dict = {label: (range(self.steps), self.smoothed(window))}
+        if self.valid_loss:
+            curves["valid"] = (self.eval_steps, self.valid_loss)
+        return loss_curves(curves, ax=ax, title=title, logy=logy)
+
+    def plot_grad_norm(self, ax: Axes | None = None, title: str = "") -> Axes:
+        """Plot the gradient norm (before clipping) against the step, on a log scale; return the axes."""
+        from lmcourse.plot import loss_curves
+
+        return loss_curves({"gradient norm": self.grad_norm}, ax=ax, title=title,
+                           ylabel="gradient norm (before clipping)", logy=True)
+
+    def __repr__(self) -> str:
+        if not self.steps:
+            return "History(steps=0)"
+        tail = min(20, self.steps)
+        text = f"History(steps={self.steps}, train_loss={self.smoothed(tail)[-1]:.4g} (mean of the last {tail})"
+        if self.valid_loss:
+            text += f", valid_loss={self.valid_loss[-1]:.4g} at step {self.eval_steps[-1]}"
+        return text + ")"
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient became NaN or infinite; ``step`` says when, ``history`` holds the run so far."""
+
+    def __init__(self, message: str, step: int, history: History) -> None:
+        super().__init__(message)
+        self.step = step
+        self.history = history
+
+
+def _diverged(step: int, what: str, value: float, yb: torch.Tensor, optimizer: torch.optim.Optimizer,
+              history: History, start: float) -> TrainingDiverged:
+    """The error for a non-finite ``what`` (``"loss"`` or ``"gradient norm"``) at ``step``, with likely causes."""
+    history.seconds = time.perf_counter() - start
+    lr = optimizer.param_groups[0]["lr"]
+    losses = history.train_loss
+    last = f"the last loss recorded was {losses[-1]:.4g}, at step {step - 1}" if losses else "the first step"
+    if what == "loss" and not bool((yb != IGNORE_INDEX).any()):
+        cause = ("every target of this batch is IGNORE_INDEX (padding), so the mean loss is 0/0; give every row "
+                 "of y at least one real target")
+    elif what == "loss" and step == 0:
+        cause = ("the untrained model already gives it, so the learning rate is not the cause: look at the model's "
+                 "forward pass (the log of zero, a division by zero, an uninitialised parameter)")
+    elif what == "loss":
+        cause = (f"the learning rate is too high (lr={lr:g}: try lr={lr / 10:g}, or clip=1.0 to cap each update), "
+                 "or the model takes the log of zero (give F.cross_entropy raw logits rather than log(softmax(...)), "
+                 "or add a small epsilon)")
+    else:
+        cause = ("the backward pass went through the log or the square root of zero, or a division by zero, in the "
+                 "model (the loss itself was finite); clipping cannot repair a NaN gradient")
+    kept = "its initial parameters" if step == 0 else f"its parameters after {step} updates"
+    return TrainingDiverged(
+        f"training diverged: the {what} is {value} at step {step} ({last}). Likely cause: {cause}. "
+        f"Training stopped before updating: the model keeps {kept}, and the losses so far are in this error's "
+        ".history.", step, history)
+
+
+# --------------------------------------------------------------------------- checking arguments
+
+
+def _count(value: object, name: str, what: str) -> int:
+    """``value`` if it is a whole number >= 1 (not a bool); else an error naming ``name`` and saying ``what`` it is."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number >= 1 ({what}), got {type(value).__name__} {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1 ({what}), got {value}.")
+    return int(value)
+
+
+def _positive(value: object, name: str, example: str, zero: bool = False) -> float:
+    """``value`` as a float if it is a finite real number > 0 (>= 0 with ``zero``); else an error."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, e.g. {example}, got {type(value).__name__} {value!r}.")
+    if not (math.isfinite(value) and (value >= 0 if zero else value > 0)):
+        raise ValueError(f"{name} must be a finite number {'>= 0' if zero else '> 0'}, e.g. {example}, got {value}.")
+    return float(value)
+
+
+def _check_model(model: object) -> None:
+    import torch
+
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (ids in, logits out), got {type(model).__name__}.")
+
+
+def _check_data(x: object, y: object, xname: str, yname: str) -> None:
+    """``y`` is ``x``'s shape, or one target per row of ``x``, in int64, with at least one real target."""
+    import torch
+
+    for name, t in ((xname, x), (yname, y)):
+        if not isinstance(t, torch.Tensor) or t.dim() == 0:
+            got = "a 0-D tensor" if isinstance(t, torch.Tensor) else type(t).__name__
+            raise TypeError(f"{name} must be a tensor with one row per example (e.g. from batches.windows), got {got}.")
+    assert isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)
+    if x.shape[0] != y.shape[0] or x.shape[0] == 0:
+        raise ValueError(f"{xname} and {yname} must have one row per example each, and at least one, got shapes "
+                         f"{tuple(x.shape)} and {tuple(y.shape)}.")
+    if y.shape != x.shape and y.dim() != 1:
+        raise ValueError(f"{yname} must have the shape of {xname} (a target at every position) or one target per row, "
+                         f"got {xname} of shape {tuple(x.shape)} and {yname} of shape {tuple(y.shape)}.")
+    if y.dtype != torch.long:
+        raise TypeError(f"{yname} must hold target ids as torch.long (int64), as F.cross_entropy needs, "
+                        f"got {y.dtype}; use {yname}.long() if they are whole numbers.")
+    if not bool((y != IGNORE_INDEX).any()):
+        raise ValueError(f"{yname} has no target to learn from: every value is IGNORE_INDEX ({IGNORE_INDEX}).")
+
+
+def _device(model: torch.nn.Module, device: str | torch.device | None) -> torch.device:
+    """Where the model is (``device=None``), or ``device``, after moving the model there."""
+    import torch
+
+    if device is not None:
+        dev = pick_device(device)
+        model.to(dev)
+        return dev
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def _logits(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+    """The model's logits for ``xb`` (the first item if it returns a tuple), checked against the targets' shape."""
+    import torch
+
+    out = model(xb)
+    logits = out[0] if isinstance(out, tuple) else out
+    if not isinstance(logits, torch.Tensor) or logits.dim() != yb.dim() + 1 or logits.shape[:-1] != yb.shape:
+        got = f"shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) else type(logits).__name__
+        raise ValueError(f"the model must return logits of the targets' shape plus a vocabulary axis, "
+                         f"{(*yb.shape, 'V')}, for inputs of shape {tuple(xb.shape)} and targets of shape "
+                         f"{tuple(yb.shape)}; it returned {got}.")
+    return logits
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 256,
+             device: str | torch.device | None = None) -> float:
+    """The mean cross-entropy of ``model`` on all of ``x``, ``y``: nats per target token (``exp`` of it: perplexity).
+
+    Scored ``batch_size`` rows at a time, without gradients and in evaluation mode
+    (dropout off); each module's previous mode is restored afterwards. Targets equal
+    to ``IGNORE_INDEX`` are skipped, and every real target weighs the same: the losses
+    are summed over all batches and divided by the number of targets, which is not
+    the mean of the batch means when batches hold different numbers of targets.
+    ``device=None`` scores on the model's device; a device given moves the model there.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    _check_model(model)
+    _check_data(x, y, "x", "y")
+    batch_size = _count(batch_size, "batch_size", "rows scored at a time")
+    device = _device(model, device)
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    total, count = 0.0, 0
+    try:
+        with torch.no_grad():
+            for start in range(0, x.shape[0], batch_size):
+                xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
+                logits = _logits(model, xb, yb).float()
+                total += F.cross_entropy(logits.flatten(0, -2), yb.flatten(), reduction="sum").item()
+                count += int((yb != IGNORE_INDEX).sum())
+    finally:
+        for m, mode in modes:  # parents first, so a child's own mode is put back after its parent's
+            m.train(mode)
+    return total / count
+
+
+# --------------------------------------------------------------------------- training
+
+
+def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int, batch_size: int,
+          lr: float | None = None, valid: tuple[torch.Tensor, torch.Tensor] | None = None,
+          eval_every: int | None = None, optimizer: str | torch.optim.Optimizer = "adamw",
+          weight_decay: float = 0.0, clip: float | None = None, seed: int | None = None,
+          generator: torch.Generator | None = None, device: str | torch.device | None = None,
+          desc: str = "training") -> History:
+    """Train ``model`` for ``steps`` updates on random batches of ``x``, ``y``; return the :class:`History`.
+
+    - ``steps``, ``batch_size``: updates to make, rows per batch (drawn with replacement).
+    - ``lr``: the learning rate, a number > 0, for ``optimizer="adamw"`` (the default;
+      ``weight_decay`` defaults to 0 here, not to AdamW's 0.01) or ``"sgd"`` (plain SGD).
+      Or pass a ``torch.optim.Optimizer`` you built over the model's parameters, and leave
+      ``lr`` and ``weight_decay`` out: they are set on it.
+    - ``valid=(x_valid, y_valid)``: scored with :func:`evaluate` at steps 0, ``eval_every``,
+      ``2 * eval_every``, ... and at the end (``eval_every`` defaults to ``steps // 10``).
+    - ``clip``: the largest gradient norm allowed; a larger gradient is scaled down to it.
+      The history records the norm before clipping.
+    - ``seed`` or ``generator`` (exactly one): where the batches come from.
+    - ``device``: ``None`` trains where the model's parameters are; a device given moves the model there.
+    - ``desc``: the progress bar's label (the bar is silent under test).
+
+    A NaN or infinite loss or gradient raises :class:`TrainingDiverged`, which names the
+    step and the likely cause, and carries the history so far. The model is left in
+    training mode (call ``model.eval()`` before sampling from it).
+    """
+    import torch
+
+    _check_model(model)
+    _check_data(x, y, "x", "y")
+    if valid is not None:
+        if not isinstance(valid, (tuple, list)) or len(valid) != 2:
+            raise TypeError(f"valid must be a pair (x_valid, y_valid) of tensors, or None; got {type(valid).__name__}.")
+        _check_data(valid[0], valid[1], "x_valid", "y_valid")
+    steps = _count(steps, "steps", "the number of updates to make")
+    batch_size = _count(batch_size, "batch_size", "rows per batch")
+    eval_every = max(1, steps // 10) if eval_every is None else _count(eval_every, "eval_every", "steps between "
+                                                                        "evaluations of valid")
+    if clip is not None:
+        clip = _positive(clip, "clip", "clip=1.0 (or None for no clipping)")
+    if (seed is None) == (generator is None):
+        raise TypeError("pass exactly one of seed (e.g. seed=0) and generator (e.g. torch.Generator().manual_seed(0)), "
+                        f"which draws the batches; got {'both' if seed is not None else 'neither'}.")
+    generator = torch.Generator().manual_seed(_check_seed(seed, "seed=0")) if seed is not None else generator
+    generator = _check_generator(generator)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"model {type(model).__name__} has no parameters to train (none with requires_grad=True).")
+    if isinstance(optimizer, torch.optim.Optimizer):
+        if lr is not None or weight_decay != 0.0:
+            raise ValueError("lr and weight_decay are set on the optimizer you passed; leave them out of train(), "
+                             f"got lr={lr!r}, weight_decay={weight_decay!r}.")
+        held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        if not any(id(p) in held for p in params):
+            raise ValueError("the optimizer holds none of this model's parameters; was it built for another model "
+                             "(or before the model was re-created)? Build it with model.parameters().")
+    elif optimizer in OPTIMIZERS:
+        if lr is None:
+            raise TypeError(f"lr (the learning rate) is required with optimizer={optimizer!r}, e.g. lr=3e-3.")
+        lr = _positive(lr, "lr", "lr=3e-3")
+        weight_decay = _positive(weight_decay, "weight_decay", "weight_decay=0.1", zero=True)
+        kind = torch.optim.AdamW if optimizer == "adamw" else torch.optim.SGD
+        optimizer = kind(params, lr=lr, weight_decay=weight_decay)
+    else:
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} or a torch.optim.Optimizer, "
+                         f"got {optimizer!r}.")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc is the progress bar's label, a str such as 'training'; got {type(desc).__name__}.")
+    device = _device(model, device)
+    return training_loop(model, optimizer, x, y, steps=steps, batch_size=batch_size, generator=generator,
+                         valid=valid, eval_every=eval_every, clip=clip, device=device, desc=desc)
+
+
+def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
+                  steps: int, batch_size: int, generator: torch.Generator,
+                  valid: tuple[torch.Tensor, torch.Tensor] | None, eval_every: int, clip: float | None,
+                  device: torch.device, desc: str = "training") -> History:
+    """The loop itself, without the checks: :func:`train` checks its arguments, builds the optimizer, calls this."""
+    import torch
+    import torch.nn.functional as F
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    history, start = History(), time.perf_counter()
+    model.train()  # dropout on; evaluate() switches it off and back on
+    bar = progress(range(steps), desc=desc)
+    for step in bar:  # at step s the model has had s updates
+        if valid is not None and step % eval_every == 0:
+            history.eval_steps.append(step)
+            history.valid_loss.append(evaluate(model, *valid, batch_size=batch_size))
+        xb, yb = sample_batch(x, y, batch_size, generator)
+        xb, yb = xb.to(device), yb.to(device)
+        logits = _logits(model, xb, yb)  # (B, T, V), or (B, V) when y is (B,)
+        loss = F.cross_entropy(logits.flatten(0, -2), yb.flatten())  # mean over targets != IGNORE_INDEX
+        if not math.isfinite(loss.item()):  # stop before a NaN reaches the parameters
+            raise _diverged(step, "loss", loss.item(), yb, optimizer, history, start)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        # The gradient's total norm, before clipping; with clip=None (max_norm inf) nothing is scaled.
+        norm = torch.nn.utils.clip_grad_norm_(params, max_norm=clip if clip is not None else math.inf)
+        if not math.isfinite(norm.item()):
+            raise _diverged(step, "gradient norm", norm.item(), yb, optimizer, history, start)
+        optimizer.step()
+        history.train_loss.append(loss.item())
+        history.grad_norm.append(norm.item())
+        bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+    if valid is not None:  # and once more at the end, on the trained model
+        history.eval_steps.append(steps)
+        history.valid_loss.append(evaluate(model, *valid, batch_size=batch_size))
+    history.seconds = time.perf_counter() - start
+    return history

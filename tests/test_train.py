@@ -1,0 +1,538 @@
+"""Tests of ``lmcourse.train``: the loop learns, is reproducible, evaluates honestly, clips, and stops on NaN.
+
+The models are tiny and defined here (a bigram table, a two-layer MLP, a GRU that
+also returns its state), so the whole file runs in a few seconds on one thread.
+Numbers are checked against a direct computation: the full-batch cross-entropy,
+the gradient norm and update of one hand-made SGD step, a run stopped early.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from lmcourse.batches import IGNORE_INDEX, sample_batch, windows  # noqa: E402
+from lmcourse.train import History, TrainingDiverged, evaluate, train, training_loop  # noqa: E402
+
+V = 8
+
+
+class Bigram(torch.nn.Module):
+    """Logits for the next id read from a table: (B, T) -> (B, T, V)."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.table = torch.nn.Embedding(V, V)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.table(ids)
+
+
+class MLP(torch.nn.Module):
+    """Chapter 04's shape: a window of ``context`` ids in, one distribution out: (B, context) -> (B, V)."""
+
+    def __init__(self, context: int = 2, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.emb = torch.nn.Embedding(V, 6)
+        self.hidden = torch.nn.Linear(6 * context, 16)
+        self.drop = torch.nn.Dropout(0.5)
+        self.out = torch.nn.Linear(16, V)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.out(self.drop(torch.tanh(self.hidden(self.emb(ids).flatten(1)))))
+
+
+class GRU(torch.nn.Module):
+    """A recurrent model that returns ``(logits, state)``, as the RNN chapters' models do."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        self.emb = torch.nn.Embedding(V, 8)
+        self.rnn = torch.nn.GRU(8, 12, batch_first=True)
+        self.out = torch.nn.Linear(12, V)
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h, state = self.rnn(self.emb(ids))
+        return self.out(h), state
+
+
+def stream(n: int = 600) -> torch.Tensor:
+    """A learnable stream: the next id is a fixed function of the current one (a permutation)."""
+    nxt = [3, 5, 0, 7, 1, 6, 2, 4]
+    ids = [0]
+    for _ in range(n - 1):
+        ids.append(nxt[ids[-1]])
+    return torch.tensor(ids)
+
+
+@pytest.fixture(autouse=True)
+def _quiet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "1")
+
+
+@pytest.fixture
+def data() -> tuple[torch.Tensor, torch.Tensor]:
+    return windows(stream(), 8, stride=1)
+
+
+def direct_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The full-batch cross-entropy, in float64, over the targets that are not IGNORE_INDEX."""
+    with torch.no_grad():
+        logits = model(x)
+    logits = logits[0] if isinstance(logits, tuple) else logits
+    return F.cross_entropy(logits.double().flatten(0, -2), y.flatten(), ignore_index=IGNORE_INDEX).item()
+
+
+# --------------------------------------------------------------------------- it learns, and records what it did
+
+
+def test_losses_fall_on_a_learnable_task(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = Bigram()
+    before = direct_loss(model, x[:100], y[:100])
+    h = train(model, x, y, steps=60, batch_size=16, lr=0.1, valid=(x[:100], y[:100]), eval_every=20, seed=0)
+    assert h.steps == len(h.train_loss) == len(h.grad_norm) == 60
+    assert h.eval_steps == [0, 20, 40, 60]
+    assert h.valid_loss[0] == pytest.approx(before, rel=1e-6)  # step 0 is the untrained model
+    assert h.valid_loss[-1] == pytest.approx(direct_loss(model, x[:100], y[:100]), rel=1e-5)  # the end: trained
+    assert h.valid_loss[-1] < 0.1 * h.valid_loss[0] and h.valid_loss == sorted(h.valid_loss, reverse=True)
+    assert sum(h.train_loss[-10:]) < 0.1 * sum(h.train_loss[:10])
+    assert all(n > 0 and math.isfinite(n) for n in h.grad_norm)
+    assert h.seconds > 0 and model.training
+
+
+def test_default_eval_every_is_a_tenth_of_the_steps(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    h = train(Bigram(), x, y, steps=25, batch_size=4, lr=0.1, valid=(x[:10], y[:10]), seed=0)
+    assert h.eval_steps == [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 25]
+    h = train(Bigram(), x, y, steps=3, batch_size=4, lr=0.1, valid=(x[:10], y[:10]), seed=0)
+    assert h.eval_steps == [0, 1, 2, 3]
+    assert train(Bigram(), x, y, steps=3, batch_size=4, lr=0.1, seed=0).valid_loss == []  # no valid, no evaluation
+
+
+def test_one_target_per_row_and_dropout_models_train() -> None:
+    """The MLP of chapter 04: x of shape (N, context), y of shape (N,), logits (B, V)."""
+    ids = stream(300)
+    x = torch.stack([ids[:-2], ids[1:-1]], dim=1)
+    y = ids[2:].clone()
+    model = MLP()
+    h = train(model, x, y, steps=150, batch_size=32, lr=0.03, valid=(x, y), eval_every=50, seed=1)
+    assert h.valid_loss[-1] < 0.25 * h.valid_loss[0]
+
+
+def test_models_that_also_return_their_state_train(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = GRU()
+    h = train(model, x, y, steps=40, batch_size=8, lr=0.03, valid=(x[:50], y[:50]), eval_every=40, seed=0)
+    assert h.valid_loss[-1] < 0.5 * h.valid_loss[0]
+    assert h.valid_loss[-1] == pytest.approx(direct_loss(model, x[:50], y[:50]), rel=1e-5)
+
+
+def test_the_first_step_is_plain_sgd_on_the_first_sampled_batch(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Step 0 draws its batch from the seeded generator, records that batch's loss, then takes one SGD step."""
+    x, y = data
+    model, copy = Bigram(), Bigram()
+    h = train(model, x, y, steps=1, batch_size=5, lr=0.5, optimizer="sgd", seed=7)
+    xb, yb = sample_batch(x, y, 5, torch.Generator().manual_seed(7))
+    loss = F.cross_entropy(copy(xb).flatten(0, 1), yb.flatten())
+    loss.backward()
+    assert h.train_loss == [loss.item()]
+    torch.testing.assert_close(model.table.weight, copy.table.weight - 0.5 * copy.table.weight.grad)
+
+
+# --------------------------------------------------------------------------- reproducible
+
+
+def test_same_seed_gives_bit_identical_runs(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    runs = []
+    for _ in range(2):
+        model = MLP(context=8, seed=3)  # dropout too: it draws from the global generator, seeded here
+        torch.manual_seed(11)
+        h = train(model, x, y[:, -1].clone(), steps=30, batch_size=8, lr=0.01, seed=5)
+        runs.append((h.train_loss, h.grad_norm, [p.detach().clone() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]  # exactly, not approximately
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][2], runs[1][2]))
+    torch.manual_seed(11)
+    other = train(MLP(context=8, seed=3), x, y[:, -1].clone(), steps=30, batch_size=8, lr=0.01, seed=6)
+    assert other.train_loss != runs[0][0]  # another seed, other batches
+
+
+def test_a_generator_is_the_same_as_its_seed_and_keeps_its_place(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    by_seed = train(Bigram(), x, y, steps=10, batch_size=4, lr=0.1, seed=2)
+    g = torch.Generator().manual_seed(2)
+    first = train(Bigram(), x, y, steps=5, batch_size=4, lr=0.1, generator=g)
+    assert first.train_loss == by_seed.train_loss[:5]
+    state = g.get_state()
+    train(Bigram(), x, y, steps=5, batch_size=4, lr=0.1, generator=g)
+    assert not torch.equal(g.get_state(), state)  # the caller's generator moved on: a second call draws new batches
+
+
+def test_training_does_not_touch_the_global_random_state(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = Bigram()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    train(model, x, y, steps=5, batch_size=4, lr=0.1, valid=(x[:5], y[:5]), seed=0)
+    assert torch.equal(torch.rand(3), expected)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def padded_data() -> tuple[torch.Tensor, torch.Tensor]:
+    """Rows with very different numbers of real targets, so a mean of batch means would be wrong."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(V, (7, 5), generator=g)
+    y = torch.randint(V, (7, 5), generator=g)
+    real = [5, 1, 3, 5, 2, 1, 4]
+    for row, n in enumerate(real):
+        y[row, n:] = IGNORE_INDEX
+    return x, y
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 7, 256])
+def test_evaluate_is_the_full_batch_cross_entropy_over_real_targets(batch_size: int) -> None:
+    x, y = padded_data()
+    model = Bigram(seed=4)
+    expected = direct_loss(model, x, y)
+    assert evaluate(model, x, y, batch_size=batch_size) == pytest.approx(expected, rel=1e-6)
+    if batch_size == 2:  # the mean of the batch means is a different number: the test can tell them apart
+        means = [direct_loss(model, x[i:i + 2], y[i:i + 2]) for i in range(0, 7, 2)]
+        assert abs(sum(means) / len(means) - expected) > 1e-3
+
+
+def test_evaluate_works_without_gradients_in_eval_mode_and_restores_each_mode() -> None:
+    ids = stream(100)
+    x, y = torch.stack([ids[:-2], ids[1:-1]], dim=1), ids[2:].clone()
+    model = MLP()
+    model.train()
+    model.hidden.eval()  # a mixed state, put back as it was
+    got = [evaluate(model, x, y, batch_size=16) for _ in range(2)]
+    assert got[0] == got[1]  # dropout was off: the same number twice
+    assert model.training and not model.hidden.training and model.drop.training
+    model.eval()
+    assert got[0] == pytest.approx(direct_loss(model, x, y), rel=1e-6)
+    evaluate(model, x, y)
+    assert not model.training and not model.drop.training
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_evaluate_restores_the_mode_when_the_model_fails(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = Bigram()
+    model.train()
+    with pytest.raises(ValueError, match=r"returned shape \(3, 8, 8\)"):
+        evaluate(model, x[:3], y[:3, 0].clone())  # one target per row, but logits at every position
+    assert model.training
+
+
+# --------------------------------------------------------------------------- clipping
+
+
+def test_clipping_caps_the_update_and_the_history_keeps_the_norm_before_clipping(
+        data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    copy = Bigram()
+    xb, yb = sample_batch(x, y, 6, torch.Generator().manual_seed(1))
+    F.cross_entropy(copy(xb).flatten(0, 1), yb.flatten()).backward()
+    grad = copy.table.weight.grad
+    norm = grad.norm().item()
+    clip = norm / 4
+
+    clipped, plain = Bigram(), Bigram()
+    h = train(clipped, x, y, steps=1, batch_size=6, lr=1.0, optimizer="sgd", clip=clip, seed=1)
+    h_plain = train(plain, x, y, steps=1, batch_size=6, lr=1.0, optimizer="sgd", seed=1)
+    assert h.grad_norm == pytest.approx([norm], rel=1e-6) and h_plain.grad_norm == h.grad_norm  # before clipping
+    step = (copy.table.weight - clipped.table.weight).detach()
+    assert step.norm().item() == pytest.approx(clip, rel=1e-5)  # the update was scaled down to the clip ...
+    torch.testing.assert_close(step, grad * clip / norm, rtol=1e-5, atol=1e-7)  # ... along the gradient
+    assert (copy.table.weight - plain.table.weight).norm().item() == pytest.approx(norm, rel=1e-6)
+
+
+def test_a_clip_above_the_norm_changes_nothing(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    a, b = Bigram(), Bigram()
+    h = train(a, x, y, steps=5, batch_size=6, lr=0.1, seed=1)
+    h_clip = train(b, x, y, steps=5, batch_size=6, lr=0.1, clip=1e6, seed=1)
+    assert h.train_loss == h_clip.train_loss
+    torch.testing.assert_close(a.table.weight, b.table.weight, rtol=0, atol=1e-7)
+
+
+# --------------------------------------------------------------------------- divergence
+
+
+class NaNAt(torch.nn.Module):
+    """A bigram model whose logits turn NaN at the ``at``-th training forward pass (0 is the first)."""
+
+    def __init__(self, at: int) -> None:
+        super().__init__()
+        self.inner, self.at, self.calls = Bigram(), at, 0
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        logits = self.inner(ids)
+        if self.training:
+            self.calls += 1
+            if self.calls - 1 == self.at:
+                return logits * float("nan")
+        return logits
+
+
+def test_a_nan_loss_stops_at_its_step_and_keeps_what_was_trained(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = NaNAt(3)
+    with pytest.raises(TrainingDiverged, match=r"the loss is nan at step 3 \(the last loss recorded was [0-9.]+, "
+                                               r"at step 2\)\. Likely cause: the learning rate is too high \(lr=0\.1: "
+                                               r"try lr=0\.01, or clip=1\.0") as info:
+        train(model, x, y, steps=10, batch_size=4, lr=0.1, valid=(x[:5], y[:5]), eval_every=2, seed=0)
+    err = info.value
+    assert isinstance(err, RuntimeError) and err.step == 3
+    assert "keeps its parameters after 3 updates" in str(err) and "log of zero" in str(err)
+    assert err.history.steps == 3 and err.history.eval_steps == [0, 2] and err.history.seconds > 0
+    reference = Bigram()  # the same run stopped at 3 steps: the parameters are those after 3 updates
+    h = train(reference, x, y, steps=3, batch_size=4, lr=0.1, seed=0)
+    assert err.history.train_loss == h.train_loss
+    assert torch.equal(model.inner.table.weight, reference.table.weight)
+
+
+def test_a_nan_at_step_zero_blames_the_model_not_the_learning_rate(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = NaNAt(0)
+    before = model.inner.table.weight.detach().clone()
+    with pytest.raises(TrainingDiverged, match=r"nan at step 0 \(the first step\).*the learning rate is not the cause"
+                                               r".*keeps its initial parameters") as info:
+        train(model, x, y, steps=10, batch_size=4, lr=0.1, seed=0)
+    assert info.value.history.steps == 0 and torch.equal(model.inner.table.weight, before)
+
+
+def test_a_learning_rate_far_too_high_diverges_with_a_hint(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+
+    class Deep(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            torch.manual_seed(0)
+            self.emb, self.out = torch.nn.Embedding(V, 16), torch.nn.Linear(16, V)
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.out(self.emb(ids))
+
+    with pytest.raises(TrainingDiverged, match=r"lr=1e\+10: try lr=1e\+09, or clip=1\.0") as info:
+        train(Deep(), x, y, steps=50, batch_size=4, lr=1e10, optimizer="sgd", seed=0)
+    assert 0 < info.value.step < 50 and all(math.isfinite(v) for v in info.value.history.train_loss)
+
+
+def test_a_nan_gradient_with_a_finite_loss_stops_before_the_update(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+
+    class SqrtZero(Bigram):
+        def __init__(self) -> None:
+            super().__init__()
+            self.z = torch.nn.Parameter(torch.ones(1))
+
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.table(ids) + torch.sqrt(self.z - self.z)  # 0, but its gradient is 0 * inf = nan
+
+    model = SqrtZero()
+    before = model.table.weight.detach().clone()
+    with pytest.raises(TrainingDiverged, match=r"the gradient norm is nan at step 0.*the square root of zero"):
+        train(model, x, y, steps=5, batch_size=4, lr=0.1, seed=0)
+    assert torch.equal(model.table.weight, before)
+
+
+def test_a_batch_of_padding_only_is_named_as_the_cause() -> None:
+    x = torch.zeros(4, 3, dtype=torch.long)
+    y = torch.full((4, 3), IGNORE_INDEX)
+    y[0, 0] = 1  # one real target in all the data: most batches of one row have none
+    with pytest.raises(TrainingDiverged, match=r"every target of this batch is IGNORE_INDEX \(padding\), so the mean "
+                                               r"loss is 0/0"):
+        train(Bigram(), x, y, steps=20, batch_size=1, lr=0.1, seed=0)
+
+
+# --------------------------------------------------------------------------- optimizers
+
+
+def test_an_optimizer_of_your_own_is_used(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    a, b = Bigram(), Bigram()
+    h_name = train(a, x, y, steps=5, batch_size=4, lr=0.2, optimizer="sgd", seed=0)
+    h_own = train(b, x, y, steps=5, batch_size=4, optimizer=torch.optim.SGD(b.parameters(), lr=0.2), seed=0)
+    assert h_name.train_loss == h_own.train_loss and torch.equal(a.table.weight, b.table.weight)
+
+
+def test_weight_decay_reaches_the_optimizer(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    a, b = Bigram(), Bigram()
+    train(a, x, y, steps=3, batch_size=4, lr=0.01, seed=0)
+    train(b, x, y, steps=3, batch_size=4, lr=0.01, weight_decay=0.5, seed=0)
+    assert b.table.weight.norm() < a.table.weight.norm()
+
+
+def test_frozen_parameters_stay_as_they_are(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = MLP(context=8)
+    model.emb.weight.requires_grad_(False)
+    frozen = model.emb.weight.detach().clone()
+    train(model, x, y[:, -1].clone(), steps=3, batch_size=4, lr=0.1, seed=0)
+    assert torch.equal(model.emb.weight, frozen)
+
+
+# --------------------------------------------------------------------------- devices and progress
+
+
+def test_device_moves_the_model_and_batches_follow_it(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = Bigram()
+    h = train(model, x, y, steps=2, batch_size=4, lr=0.1, device="cpu", seed=0)
+    assert h.steps == 2 and model.table.weight.device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="device 'cuda' was asked for, but torch sees no CUDA GPU"):
+            train(model, x, y, steps=2, batch_size=4, lr=0.1, device="cuda", seed=0)
+
+
+def test_the_progress_bar_is_silent_under_test_and_shows_otherwise(
+        data: tuple[torch.Tensor, torch.Tensor], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    x, y = data
+    train(Bigram(), x, y, steps=3, batch_size=4, lr=0.1, valid=(x[:4], y[:4]), seed=0)
+    assert capsys.readouterr() == ("", "")
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "0")
+    train(Bigram(), x, y, steps=3, batch_size=4, lr=0.1, seed=0, desc="bigram")
+    out, err = capsys.readouterr()
+    assert out == "" and "bigram" in err and "3/3" in err and "loss=" in err
+
+
+# --------------------------------------------------------------------------- the history
+
+
+def test_history_smoothing_plotting_and_repr() -> None:
+    h = History(train_loss=[4.0, 2.0, 3.0, 1.0], grad_norm=[1.0, 0.5, 0.25, 0.125], eval_steps=[0, 4],
+                valid_loss=[4.5, 1.5], seconds=1.25)
+    assert h.steps == 4
+    assert h.smoothed(2) == [4.0, 3.0, 2.5, 2.0] and h.smoothed(1) == h.train_loss and h.smoothed(9)[-1] == 2.5
+    ax = h.plot(window=2, title="bigram")
+    train_line, valid_line = ax.get_lines()
+    assert list(train_line.get_xdata()) == [0, 1, 2, 3] and list(train_line.get_ydata()) == [4.0, 3.0, 2.5, 2.0]
+    assert list(valid_line.get_xdata()) == [0, 4] and list(valid_line.get_ydata()) == [4.5, 1.5]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train (mean of the last 2 steps)", "valid"]
+    assert ax.get_title() == "bigram" and ax.get_xlabel() == "step"
+    ax = h.plot_grad_norm()
+    assert ax.get_yscale() == "log" and list(ax.get_lines()[0].get_ydata()) == h.grad_norm
+    assert "before clipping" in ax.get_ylabel()
+    plt.close("all")
+    assert repr(h) == "History(steps=4, train_loss=2.5 (mean of the last 4), valid_loss=1.5 at step 4)"
+    assert repr(History()) == "History(steps=0)"  # and no seconds: a stored output must not vary
+    with pytest.raises(ValueError, match=r"window must be >= 1 \(steps to average over, e\.g\. 20\), got 0"):
+        h.smoothed(0)
+
+
+def test_the_loop_is_short_enough_to_read() -> None:
+    """Chapter 09 prints the loop and adds to it: it stays a screen, not a framework."""
+    import inspect
+
+    assert len(inspect.getsource(training_loop).splitlines()) <= 45
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def bad_calls(x: torch.Tensor, y: torch.Tensor) -> list:
+    other = Bigram()
+    return [
+        (dict(steps=0), ValueError, r"steps must be >= 1 \(the number of updates to make\), got 0"),
+        (dict(steps=2.0), TypeError, r"steps must be a whole number >= 1 .*got float 2\.0"),
+        (dict(steps=True), TypeError, r"steps must be a whole number >= 1 .*got bool True"),
+        (dict(batch_size=0), ValueError, r"batch_size must be >= 1 \(rows per batch\), got 0"),
+        (dict(lr=0), ValueError, r"lr must be a finite number > 0, e\.g\. lr=3e-3, got 0"),
+        (dict(lr=-0.1), ValueError, r"lr must be a finite number > 0, e\.g\. lr=3e-3, got -0\.1"),
+        (dict(lr=float("nan")), ValueError, r"lr must be a finite number > 0, e\.g\. lr=3e-3, got nan"),
+        (dict(lr=float("inf")), ValueError, r"lr must be a finite number > 0.*got inf"),
+        (dict(lr="0.1"), TypeError, r"lr must be a number, e\.g\. lr=3e-3, got str '0\.1'"),
+        (dict(lr=None), TypeError, r"lr \(the learning rate\) is required with optimizer='adamw', e\.g\. lr=3e-3"),
+        (dict(clip=0), ValueError, r"clip must be a finite number > 0, e\.g\. clip=1\.0 \(or None for no clipping\)"),
+        (dict(clip=float("inf")), ValueError, r"clip must be a finite number > 0.*got inf"),
+        (dict(eval_every=0), ValueError, r"eval_every must be >= 1 \(steps between evaluations of valid\), got 0"),
+        (dict(weight_decay=-0.1), ValueError, r"weight_decay must be a finite number >= 0.*got -0\.1"),
+        (dict(optimizer="adam"), ValueError, r"optimizer must be one of 'adamw', 'sgd' or a torch\.optim\.Optimizer, "
+                                             r"got 'adam'"),
+        (dict(optimizer=torch.optim.SGD(other.parameters(), lr=0.1), lr=None), ValueError,
+         r"the optimizer holds none of this model's parameters; was it built for another model"),
+        (dict(optimizer="sgd-instance"), ValueError, r"lr and weight_decay are set on the optimizer you passed; "
+                                                     r"leave them out of train\(\), got lr=0\.1"),
+        (dict(seed=None), TypeError, r"pass exactly one of seed \(e\.g\. seed=0\) and generator .*got neither"),
+        (dict(generator=torch.Generator()), TypeError, r"pass exactly one of seed .*got both"),
+        (dict(seed=None, generator=0), TypeError, r"generator must be a torch\.Generator, got int"),
+        (dict(seed=-1), ValueError, r"seed must be a whole number from 0 to 2\*\*32 - 1, e\.g\. seed=0, got -1"),
+        (dict(x=x[:-1]), ValueError, r"x and y must have one row per example each, and at least one, got shapes "
+                                     r"\(591, 8\) and \(592, 8\)"),
+        (dict(x=x[:0], y=y[:0]), ValueError, r"got shapes \(0, 8\) and \(0, 8\)"),
+        (dict(y=y[:, :4]), ValueError, r"y must have the shape of x \(a target at every position\) or one target per "
+                                       r"row, got x of shape \(592, 8\) and y of shape \(592, 4\)"),
+        (dict(y=y.float()), TypeError, r"y must hold target ids as torch\.long \(int64\).*got torch\.float32; "
+                                       r"use y\.long\(\)"),
+        (dict(y=torch.full_like(y, IGNORE_INDEX)), ValueError, r"y has no target to learn from: every value is "
+                                                               r"IGNORE_INDEX \(-100\)"),
+        (dict(x=x.tolist()), TypeError, r"x must be a tensor with one row per example .*got list"),
+        (dict(valid=x[:5]), TypeError, r"valid must be a pair \(x_valid, y_valid\) of tensors, or None; got Tensor"),
+        (dict(valid=(x[:5], y[:4])), ValueError, r"x_valid and y_valid must have one row per example each.*"
+                                                 r"\(5, 8\) and \(4, 8\)"),
+        (dict(desc=None), TypeError, r"desc is the progress bar's label, a str such as 'training'; got NoneType"),
+        (dict(model=lambda ids: ids), TypeError, r"model must be a torch\.nn\.Module \(ids in, logits out\), "
+                                                 r"got function"),
+        (dict(model=torch.nn.Identity()), ValueError, r"model Identity has no parameters to train"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(32))
+def test_bad_arguments_are_refused_with_a_remedy(case: int, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    cases = bad_calls(x, y)
+    assert len(cases) == 32  # keep the parametrize range in step with the list
+    change, error, message = cases[case]
+    model = change.pop("model", Bigram())
+    kwargs: dict = dict(x=x, y=y, steps=3, batch_size=4, lr=0.1, seed=0) | change
+    if kwargs.get("optimizer") == "sgd-instance":
+        kwargs["optimizer"] = torch.optim.SGD(model.parameters(), lr=0.1)
+    params = list(model.parameters()) if isinstance(model, torch.nn.Module) else []
+    before = [p.detach().clone() for p in params]
+    with pytest.raises(error, match=message):
+        train(model, **kwargs)
+    assert all(torch.equal(a, b) for a, b in zip(before, params))  # refused before any update
+
+
+def test_a_model_returning_the_wrong_shape_is_named(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+
+    class Flat(Bigram):
+        def forward(self, ids: torch.Tensor) -> torch.Tensor:
+            return self.table(ids).flatten(0, 1)  # (B*T, V) instead of (B, T, V)
+
+    with pytest.raises(ValueError, match=r"logits of the targets' shape plus a vocabulary axis, \(4, 8, 'V'\), for "
+                                         r"inputs of shape \(4, 8\) and targets of shape \(4, 8\); it returned shape "
+                                         r"\(32, 8\)"):
+        train(Flat(), x, y, steps=3, batch_size=4, lr=0.1, seed=0)
+    with pytest.raises(ValueError, match=r"it returned str"):
+        evaluate(type("Words", (Bigram,), {"forward": lambda self, ids: "logits"})(), x, y)
+
+
+def test_evaluate_refuses_bad_input(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    with pytest.raises(ValueError, match=r"batch_size must be >= 1 \(rows scored at a time\), got 0"):
+        evaluate(Bigram(), x, y, batch_size=0)
+    with pytest.raises(ValueError, match=r"x and y must have one row per example each"):
+        evaluate(Bigram(), x, y[:3])
+    with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
+        evaluate("bigram", x, y)  # type: ignore[arg-type]
