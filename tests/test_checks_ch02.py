@@ -557,6 +557,40 @@ def test_sample_name_names_one_id_too_many_and_a_biased_length() -> None:
         checks.ch02_sample_name(shies_away_from_eos)
 
 
+def sample_capped(cap: int) -> Any:
+    """A sampler with a "safety" cap: at most ``cap`` draws, so no name is longer than ``cap`` letters."""
+
+    def sample_name(P: np.ndarray, bos: int, eos: int, generator: np.random.Generator) -> list[int]:
+        out, current = [], bos
+        for _ in range(cap):
+            current = int(generator.choice(len(P), p=P[current]))
+            if current == eos:
+                return out
+            out.append(current)
+        return out
+
+    return sample_name
+
+
+@pytest.mark.parametrize("cap,at_least", [(11, 14), (13, 14), (15, 21), (20, 21)])
+def test_sample_name_a_capped_length_is_named(cap: int, at_least: int) -> None:
+    """A cap of 13 to 20 leaves the mean length within 5 standard errors (the tail is thin): the count of the
+    long names sees it."""
+    with pytest.raises(checks.CheckFailed, match=rf"only 0 of 1,500 names have {at_least} letters or more(.|\n)*"
+                                                 rf"don't cap the length. Your longest name has {cap} letters"):
+        checks.ch02_sample_name(sample_capped(cap))
+
+
+def test_sample_name_too_few_long_names_without_a_cap_get_the_general_hint() -> None:
+    def shortens_long_names(P: np.ndarray, bos: int, eos: int, g: np.random.Generator) -> list[int]:
+        name = sample_choice(P, bos, eos, g)
+        return name if len(name) < 14 or g.random() < 0.3 else name[:13]  # most long names cut, not all
+
+    with pytest.raises(checks.CheckFailed, match=r"names have 14 letters or more(.|\n)*stop exactly when eos is "
+                                                 r"drawn \(whatever the length so far\)"):
+        checks.ch02_sample_name(shortens_long_names)
+
+
 def test_sample_name_leaves_p_alone() -> None:
     def normalises_in_place(P: np.ndarray, bos: int, eos: int, g: np.random.Generator) -> list[int]:
         P /= P.sum(axis=1, keepdims=True)  # harmless values, but writes into the caller's P
@@ -583,15 +617,36 @@ def vectorised_names(P: np.ndarray, bos: int, eos: int, seed: int, n: int) -> li
 
 def test_sample_name_statistics_never_fail_a_right_sampler() -> None:
     """Over 300 seeds a right sampler's mean length stays within 5 standard errors (z is standard normal: its
-    spread is about 1) and the first-letter test's p-value above 1e-6: the checker's tolerance is honest."""
+    spread is about 1), the first-letter test's p-value above 1e-6, and the counts of long names within 5 standard
+    deviations of their expectation: the checker's tolerance is honest. Their mean over the seeds matches the
+    expectation (so the exact tail probability is right), and no seed comes near failing."""
     P, bos, eos, _, _ = ch02_checks._names_model()
-    zs, ps = [], []
+    zs, ps, tails = [], [], []
     for seed in range(300):
-        z, _, p, _ = ch02_checks._name_stats(vectorised_names(P, bos, eos, seed, 1500), P, bos, eos)
+        names = vectorised_names(P, bos, eos, seed, 1500)
+        z, _, p, _ = ch02_checks._name_stats(names, P, bos, eos)
         zs.append(z)
         ps.append(p)
+        tails.append([(many - mean) / sd for many, mean, sd in
+                      (ch02_checks._long_names(names, P, bos, eos, L) for L in ch02_checks.LONG_NAMES)])
     assert max(abs(z) for z in zs) < 4.5 and min(ps) > 1e-5
     assert 0.8 < float(np.std(zs)) < 1.2 and 0.02 < float(np.mean(np.array(ps) < 0.05)) < 0.1
+    t = np.array(tails)
+    assert t.min() > -4.5 and (np.abs(t.mean(axis=0)) < 0.25).all()
+    assert ((0.8 < t.std(axis=0)) & (t.std(axis=0) < 1.2)).all()
+
+
+def test_sample_name_tail_has_the_exact_binomial_false_failure_rate() -> None:
+    """The tail test fails a right answer when the count of long names is below mean - 5 sd: the exact binomial
+    probability of that is under 1e-7 for each length."""
+    P, bos, eos, _, _ = ch02_checks._names_model()
+    n = ch02_checks.SAMPLES
+    for L in ch02_checks.LONG_NAMES:
+        _, mean, sd = ch02_checks._long_names([[]] * n, P, bos, eos, L)
+        p = mean / n
+        below = math.ceil(mean - 5 * sd) - 1  # the largest count that fails
+        assert below >= 0  # a cap below L (0 long names) always fails
+        assert sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(below + 1)) < 1e-7
 
 
 def test_sample_name_statistics_see_a_name_one_letter_short() -> None:

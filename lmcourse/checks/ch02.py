@@ -565,6 +565,24 @@ def _name_stats(names: list[list[int]], P: Any, bos: int, eos: int) -> tuple[flo
     return float(z), float(mean_length), p, first
 
 
+#: The lengths L at which exercise 02.4 counts the names of L letters or more: a name cut at a maximum length (a
+#: loop ``for _ in range(20)`` instead of one until eos) has none of 21, where the chain gives about 38 in 1,500.
+LONG_NAMES = (14, 21)
+
+
+def _long_names(names: list[list[int]], P: Any, bos: int, eos: int, at_least: int) -> tuple[int, float, float]:
+    """How many of ``names`` have ``at_least`` letters or more, and the mean and standard deviation of that count
+    under the chain P: the count is binomial, with p the probability that the chain, started at bos, has not drawn
+    eos in its first ``at_least`` steps (the sum of the row bos of Q^at_least, Q being P without eos)."""
+    import numpy as np
+
+    keep = [i for i in range(len(P)) if i != eos]
+    Q = P[np.ix_(keep, keep)]
+    alive = np.linalg.matrix_power(Q, at_least)[keep.index(bos)].sum()
+    n = len(names)
+    return sum(len(x) >= at_least for x in names), float(n * alive), math.sqrt(n * alive * (1 - alive))
+
+
 @checker
 def ch02_sample_name(sample_name: Callable[[Any, int, int, Any], Any]) -> None:
     """Exercise 02.4: ``sample_name(P, bos, eos, generator)`` draws a name from the bigram chain P.
@@ -574,9 +592,11 @@ def ch02_sample_name(sample_name: Callable[[Any, int, int, Any], Any]) -> None:
     until eos is drawn; the ids drawn, without bos and eos, are returned (a list, array or tensor of ints).
     Checked: the type; no bos or eos in the name; the same seed gives the same names; no global generator
     (numpy's, Python's, torch's) is used and the generator is; not every name the same (argmax); every step has
-    probability > 0 under P; no name is empty; and over ``SAMPLES`` (1,500) names from one generator, the mean
-    length and the distribution of the first id within 5 standard errors (a chi-square p-value above 1e-6) of
-    the chain's exact values: a right answer fails about once in a million seeds. A batch of calls that runs over
+    probability > 0 under P; no name is empty; and over ``SAMPLES`` (1,500) names from one generator, the number of
+    names of at least 14 and 21 letters (``LONG_NAMES``) no more than 5 standard deviations below the chain's
+    exact expectation (a name cut at a maximum length has none), the mean length and the distribution of the
+    first id within 5 standard errors (a chi-square p-value above 1e-6) of the chain's exact values: a right
+    answer fails about once in a million seeds. A batch of calls that runs over
     ``SAMPLE_TIME_LIMIT`` seconds is stopped (it never drew eos?) where a timer signal can stop it (Unix, the
     main thread: where a notebook's code runs).
     """
@@ -695,6 +715,19 @@ def ch02_sample_name(sample_name: Callable[[Any, int, int, Any], Any]) -> None:
              Description(f"{empty} names []"),
              "a name has at least one letter (no name goes straight from bos to eos). Are your names one id short? "
              "Append each id as you draw it, unless it is eos, not the id before it.")
+    longest = max(len(x) for x in names)
+    for at_least in LONG_NAMES:
+        many, expected_many, sd = _long_names(names, P, bos, eos, at_least)
+        if many < expected_many - 5 * sd:  # a right answer fails here about once in 30 million seeds (L = 14)
+            fail(ex, f"{show}: only {many} of {SAMPLES:,} names have {at_least} letters or more",
+                 Description(f"about {expected_many:.0f}"), many,
+                 f"a name ends only when <eos> is drawn: don't cap the length. Your longest name has {longest} "
+                 f"letters, where the chain makes about {expected_many:.0f} names of {at_least} letters or more in "
+                 f"{SAMPLES:,}: loop until eos is drawn (while True: ... if nxt == eos: break), not "
+                 "for _ in range(some maximum)."
+                 if longest < at_least else
+                 "draw the next id from P[current], where current is the id just drawn, and stop exactly when eos "
+                 "is drawn (whatever the length so far): the chain makes long names now and then.")
     z, mean_length, p, counts = _name_stats(names, P, bos, eos)
     got_length = float(np.mean([len(x) for x in names]))
     if abs(z) > 5:
