@@ -274,6 +274,66 @@ def test_mle_prob_names_the_mistake(wrong: Any, why: str) -> None:
         checks.ch02_mle_prob(wrong)
 
 
+def mle_string_count(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
+    """Counts by searching the joined text: str.count misses overlapping matches (" 1 2 1 2 " has " 1 2 " once)."""
+    text = " " + " ".join(map(str, tokens)) + " "
+    den = text.count(" " + " ".join(map(str, context)) + " ") if context else len(tokens)
+    if den == 0:
+        raise ValueError(f"context {context} unseen")
+    return text.count(" " + " ".join(map(str, context + (token,))) + " ") / den
+
+
+def test_mle_prob_a_mistake_matched_on_one_query_only_is_not_named() -> None:
+    """On the first query the string count happens to equal the token-first count (0.5), but not on the others:
+    the hint is the general one, not "the context comes before the token"."""
+    assert mle_string_count([3, 1, 2, 4, 2, 1, 3, 1, 2, 3, 2, 1, 4, 1, 2, 1, 2, 3, 2, 1, 5, 1, 2], (1,), 2) == 0.5
+    with pytest.raises(checks.CheckFailed, match=r"\(1,\), 2\)(.|\n)*hint:     count the n-grams context \+ "
+                                                 r"\(token,\) and the occurrences of the context") as failed:
+        checks.ch02_mle_prob(mle_string_count)
+    assert "comes before the token" not in str(failed.value)
+
+
+def test_mle_prob_a_value_error_for_a_context_that_occurs_is_told_list_against_tuple() -> None:
+    def compares_a_list_to_a_tuple(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
+        n, num, den = len(context), 0, 0
+        for i in range(len(tokens) - n):
+            if tokens[i:i + n] == context:  # a list never equals a tuple: den stays 0
+                den += 1
+                num += tokens[i + n] == token
+        if den == 0:
+            raise ValueError(f"context {context} never occurs")
+        return num / den
+
+    with pytest.raises(checks.CheckFailed, match=r"raised ValueError: context \(1,\) never occurs(.|\n)*"
+                                                 r"but c\(context\) = 8 here(.|\n)*a list slice never equals a "
+                                                 r"tuple(.|\n)*tuple\(tokens\[i:i \+ n\]\) == context"):
+        checks.ch02_mle_prob(compares_a_list_to_a_tuple)
+
+
+def test_mle_prob_another_exception_keeps_the_general_hint() -> None:
+    def key_error(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
+        raise KeyError(context)
+
+    with pytest.raises(checks.CheckFailed, match=r"raised KeyError(.|\n)*call your function on this input yourself"):
+        checks.ch02_mle_prob(key_error)
+
+
+def test_match_mistake_confirms_on_the_other_inputs() -> None:
+    """With confirm, one matching input is not enough: the learner's function must agree with the mistake on the
+    other inputs too (where both give a result), and on at least one of them."""
+    mistakes = {"double": lambda x: 2 * x, "square": lambda x: x * x}
+
+    def same(a: Any, b: Any) -> bool:
+        return a == b
+
+    match = ch02_checks._match_mistake
+    assert match(4, (2,), lambda x: x + 2, [(3,)], mistakes, same) == "double"  # one hit: named unconfirmed
+    assert match(4, (2,), lambda x: x + 2, [(3,)], mistakes, same, confirm=True) is None  # 5 is neither 6 nor 9
+    assert match(4, (2,), lambda x: x * x, [(3,)], mistakes, same, confirm=True) == "square"
+    assert match(4, (2,), lambda x: x * x, [], mistakes, same, confirm=True) is None  # nothing to confirm it on
+    assert match(4, (2,), lambda x: 1 / 0, [(3,)], mistakes, same, confirm=True) is None  # fails elsewhere
+
+
 def test_mle_prob_a_context_only_at_the_end_must_raise() -> None:
     """Counting the final occurrence gives 0 for a context seen only at the end: that is named too."""
 

@@ -220,8 +220,9 @@ def ch02_bigram_counts(bigram_counts: Callable[[Any, int], Any]) -> None:
 
 
 def _windows(tokens: list[Any], n: int) -> list[tuple[Any, ...]]:
-    """Every run of ``n`` consecutive tokens (n = 0 gives one empty run per token, each followed by it)."""
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + (1 if n else 0))]
+    """Every run of ``n`` consecutive tokens, the final one included: those at i in range(len(tokens) - n + 1),
+    as a learner's loop over them finds them (so n = 0 gives len(tokens) + 1 empty runs)."""
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def _mle_counts(tokens: list[Any], context: tuple[Any, ...], token: Any) -> tuple[int, int]:
@@ -243,7 +244,7 @@ _MLE_MISTAKES: dict[str, Callable[[list[Any], tuple[Any, ...], Any], float]] = {
     "count": lambda t, c, w: _mle_counts(t, c, w)[0],
     "joint n-grams": lambda t, c, w: _mle_counts(t, c, w)[0] / (len(t) - len(c)),
     "joint tokens": lambda t, c, w: _mle_counts(t, c, w)[0] / len(t),
-    "unigram len-1": lambda t, c, w: _mle_counts(t, c, w)[0] / (len(t) - 1),
+    "unigram len-1": lambda t, c, w: _mle_counts(t, c, w)[0] / (len(t) - 1) if not c else _mle(t, c, w),
     "reversed": lambda t, c, w: _mle(t, tuple(reversed(c)), w),
     "token first": lambda t, c, w: (sum(g == (w,) + c for g in _windows(t, len(c) + 1)) / _mle_counts(t, c, w)[1]),
     "last only": lambda t, c, w: _mle(t, c[-1:], w),
@@ -295,7 +296,9 @@ def ch02_mle_prob(mle_prob: Callable[[list[Any], tuple[Any, ...], Any], Any]) ->
     length, () for the unigram c(token) / len(tokens). A context never followed by a token must raise ValueError
     (a ZeroDivisionError, 0, nan or inf is wrong). The answer is one number within 1e-6. The tokens must be left
     as they were. The hint names the mistake the answers reproduce (the final occurrence counted, the joint
-    probability, the count itself, the context reversed or shortened, len - 1 for the unigram).
+    probability, the count itself, the context reversed or shortened, len - 1 for the unigram), once the answers
+    on the other queries confirm it; a ValueError for a context that occurs is told that a list slice never
+    equals a tuple.
     """
     ex = "02.2 (mle_prob)"
     ints = [3, 1, 2, 4, 2, 1, 3, 1, 2, 3, 2, 1, 4, 1, 2, 1, 2, 3, 2, 1, 5, 1, 2]
@@ -323,7 +326,15 @@ def ch02_mle_prob(mle_prob: Callable[[list[Any], tuple[Any, ...], Any], Any]) ->
     for tokens, context, token in queries:
         what = shown(tokens, context, token)
         given = list(tokens)
-        got = call(ex, mle_prob, given, context, token)
+        num, den = _mle_counts(tokens, context, token)
+
+        def raised(err: Exception, den: int = den) -> str:
+            return (f"your function raised ValueError, but c(context) = {den} here: the context occurs, followed by a "
+                    "token. Note that a list slice never equals a tuple ([1, 2] == (1, 2) is False): compare "
+                    "tuple(tokens[i:i + n]) == context." if isinstance(err, ValueError) else
+                    "call your function on this input yourself and read the traceback above.")
+
+        got = call(ex, mle_prob, given, context, token, hint=raised)
         if given != tokens:
             fail(ex, f"{what} changed the list of tokens it was given",
                  Description(f"the {len(tokens):,} tokens as given"), Description(f"{len(given):,} tokens, changed"),
@@ -334,13 +345,13 @@ def ch02_mle_prob(mle_prob: Callable[[list[Any], tuple[Any, ...], Any], Any]) ->
         if math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-12):
             continue
         others = ((list(t), c, w) for t, c, w in queries if (t, c, w) != (tokens, context, token))
-        mistake = _match_mistake(got, (list(tokens), context, token), mle_prob, others, _MLE_MISTAKES, same)
+        mistake = _match_mistake(got, (list(tokens), context, token), mle_prob, others, _MLE_MISTAKES, same,
+                                 confirm=True)
         decimals = _rounded(value, expected)
         hint = (_MLE_HINTS[mistake] if mistake else
                 f"don't round: this is the probability rounded to {decimals} decimals." if decimals is not None else
                 "count the n-grams context + (token,) and the occurrences of the context followed by a token "
                 "(positions i with i + len(context) < len(tokens)); divide the first by the second.")
-        num, den = _mle_counts(tokens, context, token)
         expect_close(ex, f"{what} (c(context + token) = {num}, c(context) = {den})", value, expected, hint,
                      rtol=1e-6, atol=1e-12)
     for tokens, context, token in ((words, ("the", "unicorn"), "of"), (ints, (5, 1, 2), 3), (ints, (2, 5), 1)):
