@@ -241,6 +241,53 @@ def test_best_lambda_names_the_mistake(wrong: Any, why: str) -> None:
         checks.ch03_best_lambda(wrong)
 
 
+def lambda_seen_only(search: Any) -> Any:
+    """Drops the positions where p_high is 0 (to avoid log(0)), then searches with ``search``."""
+
+    def best_lambda(p_high: Any, p_low: Any) -> Any:
+        h, low = as_arrays(p_high, p_low)
+        return search(h[h > 0], low[h > 0])
+
+    return best_lambda
+
+
+@pytest.mark.parametrize("wrong,why", [
+    (lambda_seen_only(lambda_grid(0.01)), r"expected: 0.657\n  got:      1.0(.|\n)*keep the positions where "
+                                          r"p_high is 0: they are what pulls lambda below 1"),
+    (lambda_seen_only(lambda_em), r"keep the positions where p_high is 0"),
+    (lambda h, low: 1 - lambda_grid(0.01)(h, low), r"got:      0.34\n(.|\n)*that is 1 - lambda"),
+    (lambda h, low: 1 - lambda_grid(0.001)(h, low), r"that is 1 - lambda"),
+])
+def test_best_lambda_names_mistakes_made_on_a_grid_of_0_01(wrong: Any, why: str) -> None:
+    """Mistakes are recognised within the exercise's tolerance, 0.01, so also when made on the recommended grid."""
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch03_best_lambda(wrong)
+
+
+def test_best_lambda_a_value_near_a_coarse_grid_point_is_not_called_a_coarse_grid() -> None:
+    """On the first 200 positions only, the answer is 0.41 on the second set: 0.01 from the 0.1-grid's 0.4, but
+    not a point of it, and right (within 0.01) on the first set, where the coarse grid is not: generic hint."""
+    def first_200(p_high: Any, p_low: Any) -> float:
+        h, low = as_arrays(p_high, p_low)
+        return lambda_grid(0.01)(h[:200], low[:200])
+
+    with pytest.raises(checks.CheckFailed, match=r"got:      0.41\n(.|\n)*maximise mean\(log") as failed:
+        checks.ch03_best_lambda(first_200)
+    assert "too coarse" not in str(failed.value)
+
+
+def test_best_lambda_mistakes_stay_distinguishable_at_the_tolerance() -> None:
+    """Any two simulated mistakes differ by more than twice the matching tolerance on at least one held-out set,
+    so an answer within the tolerance of one is never also within it of another on both."""
+    sets = [as_arrays(h, low) for h, low in ch03_checks._heldout_probs()]
+    values = {key: [float(f(list(h), list(low))) for h, low in sets]
+              for key, f in ch03_checks._LAMBDA_MISTAKES.items()}
+    keys = list(values)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            assert max(abs(x - y) for x, y in zip(values[a], values[b])) > 2 * ch03_checks.LAMBDA_TOLERANCE, (a, b)
+
+
 def test_best_lambda_leaves_the_inputs_alone() -> None:
     def sorts(p_high: Any, p_low: Any) -> float:
         if isinstance(p_high, list):

@@ -224,7 +224,23 @@ def _grid_best(p_high: Any, p_low: Any, step: float, minimise: bool = False) -> 
     return float(grid[np.argmin(scores) if minimise else np.argmax(scores)])
 
 
+def _on_grid(value: float, step: float) -> bool:
+    """Whether ``value`` is a multiple of ``step`` (to float32 precision): a point of the grid 0, step, 2 step ..."""
+    return abs(value / step - round(value / step)) <= 1e-5
+
+
+def _seen_only(p_high: Any, p_low: Any) -> tuple[Any, Any]:
+    """The positions where p_high > 0 only: what is left when those with p_high = 0 are dropped to avoid log(0)."""
+    h, l_ = _np(p_high), _np(p_low)
+    return h[h > 0], l_[h > 0]
+
+
+#: How close an answer of exercise 03.2 must be to a simulated mistake to be named as it: the exercise's own
+#: tolerance, so that a mistake made on the grid of 0.01 the hints recommend is recognised.
+LAMBDA_TOLERANCE = 0.01
+
 _LAMBDA_MISTAKES: dict[str, Callable[[Any, Any], float]] = {
+    "zeros dropped": lambda h, l_: _best_lambda(*_seen_only(h, l_)),
     "mean probability": lambda h, l_: 1.0 if float(_np(h).mean()) > float(_np(l_).mean()) else 0.0,
     "minimised": lambda h, l_: _grid_best(h, l_, 0.001, minimise=True),
     "mixed logs": lambda h, l_: 0.0,  # mean(lam ln p_high + (1 - lam) ln p_low): ln 0 = -inf at every lam > 0
@@ -236,6 +252,10 @@ _LAMBDA_MISTAKES: dict[str, Callable[[Any, Any], float]] = {
 }
 
 _LAMBDA_HINTS = {
+    "zeros dropped": "keep the positions where p_high is 0: they are what pulls lambda below 1. Without them p_high "
+                     "looks better than p_low everywhere, and lambda goes to 1. There the mixture is "
+                     "(1 - lam) * p_low, which is > 0 for every lam < 1; only lam = 1 gives log(0) = -inf, the worst "
+                     "score, not an error (numpy warns: np.errstate(divide='ignore') silences it).",
     "mean probability": "maximise the mean log-probability, mean(log(lam * p_high + (1 - lam) * p_low)): the mean "
                         "probability is linear in lam, so its maximum is always at 0 or 1.",
     "minimised": "maximise the mean log-probability (argmax), don't minimise it: the lowest is at lam = 1, where "
@@ -257,8 +277,9 @@ def ch03_best_lambda(best_lambda: Callable[[Any, Any], Any]) -> None:
     Two held-out sets of 2,000 positions (p_high zero at about a third of them; see ``_heldout_probs``), best
     lambda 0.657 and 0.374, passed as lists, as float64 arrays, then the first as torch float32 tensors. A grid
     of step 0.01 or finer, EM or a golden-section search are right. The inputs must be left as they were. The hint
-    names the mistake: maximising the mean probability (an endpoint), minimising, mixing the logs, 1 - lambda,
-    the log-likelihood itself, a grid too coarse (only where it is off by more than 0.01), a value outside [0, 1].
+    names the mistake (recognised within 0.01, so also on a grid of 0.01): the positions with p_high = 0 dropped,
+    maximising the mean probability (an endpoint), minimising, mixing the logs, 1 - lambda, the log-likelihood
+    itself, a grid too coarse (only where it is off by more than 0.01), a value outside [0, 1].
     """
     import numpy as np
     import torch
@@ -274,7 +295,7 @@ def ch03_best_lambda(best_lambda: Callable[[Any, Any], Any]) -> None:
 
     def same(got: Any, theirs: float) -> bool:
         value = _real(got)
-        return value is not None and abs(value - theirs) <= 1e-3
+        return value is not None and abs(value - theirs) <= LAMBDA_TOLERANCE + 1e-9
 
     for what, p_high, p_low in cases:
         given_high, given_low = _copy(p_high), _copy(p_low)
@@ -291,7 +312,10 @@ def ch03_best_lambda(best_lambda: Callable[[Any, Any], Any]) -> None:
         if 0.0 <= value <= 1.0 and abs(value - expected) <= 0.01 + 1e-9:
             continue
         others = ((list(c[1]), list(c[2])) for c in cases[:2] if c[0] != what)
-        mistake = _match_mistake(got, (list(h), list(l_)), best_lambda, others, _LAMBDA_MISTAKES, same)
+        mistake = _match_mistake(got, (list(h), list(l_)), best_lambda, others, _LAMBDA_MISTAKES, same,
+                                 confirm=True)
+        if mistake is not None and mistake.startswith("grid") and not _on_grid(value, float(mistake.split()[1])):
+            mistake = None  # near the grid's best point, but not on the grid: some other mistake
         if mistake is not None and mistake.startswith("grid"):
             step = mistake.split()[1]
             hint = (f"your grid is too coarse: with steps of {step} the best grid point is {value:g}, "
