@@ -103,6 +103,39 @@ def test_add_k_names_the_mistake(wrong: Any, why: str) -> None:
         checks.ch03_add_k(wrong)
 
 
+NOTEBOOK_V = 70  # a vocabulary size from elsewhere in a notebook
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda c, k: (arr(c) + k) // (arr(c).sum() + k * len(c)), r"does not sum to 1(.|\n)*use /, not //"),
+        (lambda c, k: [(x + k) // (sum(c) + k * len(c)) for x in c], r"use /, not //"),
+        (lambda c, k: (arr(c) + k) / (arr(c).sum() + k * NOTEBOOK_V),
+         r"got:      0.108108(.|\n)*V is the number of counts, len\(counts\) \(here 4\), not a vocabulary size from "
+         r"elsewhere: your denominator is sum\(counts\) \+ k \* 70"),
+        (lambda c, k: (arr(c) + k) / (arr(c).sum() + k * np.count_nonzero(arr(c))),
+         r"here 4\), not the number of nonzero counts(.|\n)*k \* 2\."),
+    ],
+)
+def test_add_k_names_floor_division_and_another_v(wrong: Any, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch03_add_k(wrong)
+
+
+def test_add_k_a_denominator_from_a_float32_answer_still_reveals_v() -> None:
+    """k = 0.01 on the tensor case: the V read off a float32 total is rounded, then checked against the values."""
+    def global_v_on_tensors(counts: Any, k: float) -> Any:
+        if isinstance(counts, torch.Tensor):
+            c = counts.float()
+            return (c + k) / (c.sum() + k * NOTEBOOK_V)
+        return add_k_python(counts, k)
+
+    with pytest.raises(checks.CheckFailed, match=r"torch int64 tensor(.|\n)*here 64\), not a vocabulary size "
+                                                 r"from elsewhere: your denominator is sum\(counts\) \+ k \* 70"):
+        checks.ch03_add_k(global_v_on_tensors)
+
+
 def test_add_k_in_place_on_an_array_is_caught() -> None:
     def add_k(counts: Any, k: float) -> Any:
         if isinstance(counts, np.ndarray):

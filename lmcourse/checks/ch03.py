@@ -83,6 +83,7 @@ _ADD_K_MISTAKES: dict[str, Callable[[Any, float], Any]] = {
     "zeros only, sum + kV": lambda c, k: _add_k_zeros_only(c, k) / (_np(c).sum() + k * len(c)),
     "zeros only, sum": lambda c, k: _add_k_zeros_only(c, k) / _np(c).sum(),
     "mle": lambda c, k: _np(c) / _np(c).sum(),
+    "floor division": lambda c, k: (_np(c) + k) // (_np(c).sum() + k * len(c)),
 }
 
 
@@ -104,7 +105,23 @@ _ADD_K_HINTS = {
     "zeros only, sum + kV": "add k to every count, not only to the zeros: (c + k) / (sum(c) + k * V).",
     "zeros only, sum": "add k to every count, not only to the zeros, and divide by sum(c) + k * V.",
     "mle": "add k to each count before you divide: this is the unsmoothed distribution c / sum(c).",
+    "floor division": "use /, not //: // is floor division, which rounds each probability down to a whole number "
+                      "(0 here): (c + k) / (sum(c) + k * V).",
 }
+
+
+def _other_v(c: Any, k: float, values: Any) -> int | None:
+    """The V' of an answer (c + k) / (sum(c) + k V') whose V' is a whole number other than V = len(c) (a vocabulary
+    size from elsewhere in the notebook, say), read off the answer's total; otherwise None."""
+    import numpy as np
+
+    total = float(values.sum())
+    if not (math.isfinite(total) and total > 0):
+        return None
+    other = round((float((c + k).sum()) / total - float(c.sum())) / k)
+    if other in (len(c), 0, 1) or other < 0:  # V itself, or "sum" and "sum + k", which have hints of their own
+        return None
+    return other if bool(np.allclose(values, (c + k) / (c.sum() + k * other), rtol=1e-5, atol=1e-9)) else None
 
 
 @checker
@@ -116,7 +133,7 @@ def ch03_add_k(add_k: Callable[[Any, float], Any]) -> None:
     torch int64 tensor with k = 0.01. The answer is V probabilities (list, array or tensor; float32 is fine:
     rtol 1e-5); the counts must be left as they were. A result that does not sum to 1 is told what it sums to;
     the hint names the mistake (sum + k or sum for the denominator, k added to the zeros only, not normalised,
-    divided by V, k = 1 whatever k is).
+    divided by V, k = 1 whatever k is, floor division //, a V other than len(counts) in sum(c) + k V).
     """
     import numpy as np
     import torch
@@ -159,7 +176,13 @@ def ch03_add_k(add_k: Callable[[Any, float], Any]) -> None:
         mistake = _match_mistake(got, (list(c), k), add_k, others, _ADD_K_MISTAKES, same)
         hint = _ADD_K_HINTS.get(mistake or "", "add k to every count and divide by the new total, "
                                                "(c + k) / (sum(c) + k * V).")
-        if mistake is None and (decimals := _rounded(values, expected)) is not None:
+        if mistake is None and (other := _other_v(c, k, values)) is not None:
+            which = ("the number of nonzero counts (the unseen entries get k too)" if other == np.count_nonzero(c) else
+                     "the number of distinct count values" if other == len(set(c.tolist())) else
+                     "a vocabulary size from elsewhere")
+            hint = (f"V is the number of counts, len(counts) (here {len(c)}), not {which}: your denominator is "
+                    f"sum(counts) + k * {other}. Divide by sum(counts) + k * len(counts).")
+        elif mistake is None and (decimals := _rounded(values, expected)) is not None:
             hint = f"don't round: these are the probabilities rounded to {decimals} decimals."
         total = float(values.sum())
         if not math.isclose(total, 1.0, rel_tol=1e-5):
