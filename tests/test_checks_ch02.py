@@ -146,6 +146,17 @@ def test_bigram_counts_an_unknown_mistake_is_told_the_number_of_pairs() -> None:
         checks.ch02_bigram_counts(lambda ids, V: bigram_add_at(ids, V) + (np.arange(V * V).reshape(V, V) == 0))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, torch.int8, torch.uint8])
+def test_bigram_counts_an_overflowing_dtype_is_told_to_use_int64(dtype: Any) -> None:
+    def small_ints(ids: Any, V: int) -> Any:
+        N = bigram_add_at(ids, V)
+        return torch.tensor(N).to(dtype) if isinstance(dtype, torch.dtype) else N.astype(dtype)  # 137 wraps around
+
+    with pytest.raises(checks.CheckFailed, match=r"first 1,000 names(.|\n)*int8, whose counts go up to (127|255) "
+                                                 r"only: (137|999) wrapped around to (-119|231)(.|\n)*Count in int64"):
+        checks.ch02_bigram_counts(small_ints)
+
+
 def test_bigram_counts_real_case_shows_the_wrong_cell() -> None:
     def misses_last_on_arrays(ids: Any, V: int) -> np.ndarray:
         return bigram_add_at(ids, V) if isinstance(ids, list) else bigram_add_at(ids[:-1], V)
@@ -469,6 +480,35 @@ def perplexity_in_place(probs: Any) -> float:
 def test_perplexity_names_the_mistake(wrong: Any, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch02_perplexity(wrong)
+
+
+def perplexity_float16(probs: Any) -> float:
+    """All in float16: about 3 significant digits, 1e-3 off."""
+    with np.errstate(divide="ignore"):
+        return float(np.exp(-np.mean(np.log(np.asarray(_plain(probs), dtype=np.float16)))))
+
+
+def perplexity_torch16(probs: Any) -> torch.Tensor:
+    p = torch.as_tensor(np.asarray(_plain(probs)), dtype=torch.float16)
+    return torch.exp(-p.log().mean())
+
+
+@pytest.mark.parametrize("wrong", [perplexity_float16, perplexity_torch16])
+def test_perplexity_computed_in_float16_is_named(wrong: Any) -> None:
+    """float16's 1e-3 is not float32-honest: a tolerance that let it pass would let the N - 1 mistake pass too (on
+    2,000 probabilities it is only about 1.5e-3 off)."""
+    with pytest.raises(checks.CheckFailed, match=r"expected: 4.756828\n  got:      4.761719(.|\n)*not float16"):
+        checks.ch02_perplexity(wrong)
+
+
+def test_perplexity_float16_probabilities_computed_in_float64_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """Probabilities rounded to float16, then logs and mean in float64: right within the tolerance."""
+    def from_float16(probs: Any) -> float:
+        with np.errstate(divide="ignore"):
+            return float(np.exp(-np.mean(np.log(np.asarray(_plain(probs), dtype=np.float16).astype(np.float64)))))
+
+    checks.ch02_perplexity(from_float16)
+    assert out_of(capsys).startswith("✓ exercise 02.3 (perplexity) passed: ")
 
 
 def test_perplexity_long_input_really_underflows_a_product() -> None:

@@ -509,3 +509,26 @@ def mkn_in_place(counts: Any) -> tuple[float, float, float]:
 def test_mkn_discounts_names_the_mistake(wrong: Any, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch03_mkn_discounts(wrong)
+
+
+def mkn_n4_at_least(counts: Any) -> tuple[float, float, float]:
+    c = np.asarray(counts)
+    n1, n2, n3 = ((c == r).sum() for r in (1, 2, 3))
+    n4 = (c >= 4).sum()  # "3 or more" misread into n4
+    y = n1 / (n1 + 2 * n2)
+    return 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3
+
+
+def mkn_floor(counts: Any) -> tuple[float, float, float]:
+    n1, n2, n3, n4 = (list(counts).count(r) for r in (1, 2, 3, 4))
+    y = n1 // (n1 + 2 * n2)  # 0
+    return 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3
+
+
+@pytest.mark.parametrize("wrong,why", [
+    (mkn_n4_at_least, r"n_r counts the n-grams with count exactly r, n4 too: n4 = \(counts == 4\).sum\(\), not >= 4"),
+    (mkn_floor, r"got:      \[1.0, 2.0, 3.0\](.|\n)*use /, not //"),
+])
+def test_mkn_discounts_names_n4_at_least_and_floor_division(wrong: Any, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch03_mkn_discounts(wrong)

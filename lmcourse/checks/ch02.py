@@ -204,6 +204,17 @@ def ch02_bigram_counts(bigram_counts: Callable[[Any, int], Any]) -> None:
                  "each cell is a count, a whole number: add 1 per pair.")
         if np.array_equal(values, expected):
             continue
+        table = _to_numpy(got)
+        if isinstance(table, np.ndarray) and table.dtype.kind in "iu" and table.dtype.itemsize < 8:
+            wrap = 2 ** (8 * table.dtype.itemsize)
+            if np.array_equal(values % wrap, expected % wrap):  # the right counts, modulo the dtype's range
+                a, b = (int(x) for x in np.argwhere(values != expected)[0])
+                fail(ex, f"{what}: N[{a}, {b}] (how often {a} is followed by {b}) is wrong" +
+                     (" (and maybe others)" if int((values != expected).sum()) > 1 else ""), int(expected[a, b]),
+                     int(values[a, b]),
+                     f"your table is {table.dtype}, whose counts go up to {np.iinfo(table.dtype).max} only: "
+                     f"{int(expected[a, b])} wrapped around to {int(values[a, b])}. Count in int64, "
+                     "np.zeros((V, V), dtype=np.int64) (or the default dtype).")
         others = ((list(o) if isinstance(o, list) else o.copy(), v) for o, v in cases[:2] if o is not ids)
         mistake = _match_mistake(got, (ids, V), bigram_counts, others, _BIGRAM_MISTAKES, same)
         total = int(values.sum())
@@ -408,7 +419,16 @@ _PERPLEXITY_MISTAKES: dict[str, Callable[[Any], float]] = {
     "mixed e 10": lambda p: math.exp(float(-_logs(p, 10).mean())),
     "mixed 2 10": lambda p: 2 ** float(-_logs(p, 10).mean()),
     "mixed 10 2": lambda p: 10 ** float(-_logs(p, 2).mean()),
+    "float16": lambda p: _in_float16(p),
 }
+
+
+def _in_float16(p: Any) -> float:
+    """exp(-mean(ln p)) computed in float16, as np.asarray(probs, dtype=np.float16) or a torch.float16 tensor do."""
+    import numpy as np
+
+    with np.errstate(divide="ignore"):
+        return float(np.exp(-np.mean(np.log(np.asarray(p, dtype=np.float16)))))
 
 _PERPLEXITY_HINTS = {
     "arithmetic": "that is 1 / (the arithmetic mean of the probabilities): perplexity is 1 / their geometric mean, "
@@ -421,6 +441,8 @@ _PERPLEXITY_HINTS = {
     "sum": "average the log-probabilities, don't add them: exp(-sum(ln p)) grows with the length of the text; "
            "perplexity is exp(-mean(ln p)).",
     "n-1": "average over all N probabilities: divide the sum of the logs by N = len(probs), not N - 1.",
+    "float16": "compute in float64 (or float32), not float16: float16 keeps about 3 significant digits, so its "
+               "logarithms and exp are 1e-3 off. np.asarray(probs, dtype=float) or torch.float64.",
 }
 
 

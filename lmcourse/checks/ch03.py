@@ -510,11 +510,14 @@ def _count_of_counts(counts: Any, at_least: bool = False) -> tuple[int, int, int
     return tuple(int((c >= r).sum() if at_least else (c == r).sum()) for r in (1, 2, 3, 4))  # type: ignore[return-value]
 
 
-def _mkn(counts: Any, at_least: bool = False, y_den: str = "n1 + 2 n2", inverted: bool = False) -> Any:
+def _mkn(counts: Any, at_least: bool = False, y_den: str = "n1 + 2 n2", inverted: bool = False,
+         n4_at_least: bool = False, floor: bool = False) -> Any:
     import numpy as np
 
     n1, n2, n3, n4 = _count_of_counts(counts, at_least)
-    y = n1 / (n1 + 2 * n2) if y_den == "n1 + 2 n2" else n1 / (n1 + n2)
+    if n4_at_least:
+        n4 = int((np.asarray(counts) >= 4).sum())
+    y = (n1 // (n1 + 2 * n2) if floor else n1 / (n1 + 2 * n2)) if y_den == "n1 + 2 n2" else n1 / (n1 + n2)
     if inverted:
         return np.array([1 - 2 * y * n1 / n2, 2 - 3 * y * n2 / n3, 3 - 4 * y * n3 / n4])
     return np.array([1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3])
@@ -526,6 +529,8 @@ _MKN_MISTAKES: dict[str, Callable[[Any], Any]] = {
     "single": lambda c: [_count_of_counts(c)[0] / (_count_of_counts(c)[0] + 2 * _count_of_counts(c)[1])] * 3,
     "inverted": lambda c: _mkn(c, inverted=True),
     "reversed": lambda c: _mkn(c)[::-1],
+    "n4 at least": lambda c: _mkn(c, n4_at_least=True),
+    "floor division": lambda c: _mkn(c, floor=True),
 }
 
 _MKN_HINTS = {
@@ -536,6 +541,9 @@ _MKN_HINTS = {
     "inverted": "the ratios are upside down: D1 = 1 - 2Y n2/n1 (n2 over n1), D2 = 2 - 3Y n3/n2, D3+ = 3 - 4Y n4/n3.",
     "reversed": "these are the discounts in reverse order: return (D1, D2, D3plus), the discount for a count of 1 "
                 "first.",
+    "n4 at least": "n_r counts the n-grams with count exactly r, n4 too: n4 = (counts == 4).sum(), not >= 4 (D3+ "
+                   "is for counts of 3 or more, but its formula uses n3 and n4, the counts of counts 3 and 4).",
+    "floor division": "use /, not //: n1 // (n1 + 2 * n2) is 0, so Y = 0 and the discounts come out 1, 2, 3.",
 }
 
 
@@ -550,7 +558,8 @@ def ch03_mkn_discounts(mkn_discounts: Callable[[Any], Any]) -> None:
     int64 tensor); on them :func:`lmcourse.ngram.modified_kn_discounts` clips nothing, so its values are the
     formulas'. The answer is three numbers (a tuple, list, array or tensor; float32 fine: rtol 1e-5). The counts
     must be left as they were. The hint names the mistake: n_r as "at least r", Y = n1 / (n1 + n2), Kneser-Ney's
-    single discount three times, the ratios inverted, the discounts in another order.
+    single discount three times, the ratios inverted, the discounts in another order, n4 as "at least 4", Y by
+    floor division (//).
     """
     import numpy as np
     import torch
