@@ -496,7 +496,7 @@ def perplexity_torch16(probs: Any) -> torch.Tensor:
 @pytest.mark.parametrize("wrong", [perplexity_float16, perplexity_torch16])
 def test_perplexity_computed_in_float16_is_named(wrong: Any) -> None:
     """float16's 1e-3 is not float32-honest: a tolerance that let it pass would let the N - 1 mistake pass too (on
-    2,000 probabilities it is only about 1.5e-3 off)."""
+    2,000 probabilities it is only about 1.3e-3 off)."""
     with pytest.raises(checks.CheckFailed, match=r"expected: 4.756828\n  got:      4.761719(.|\n)*not float16"):
         checks.ch02_perplexity(wrong)
 
