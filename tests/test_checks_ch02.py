@@ -146,6 +146,17 @@ def test_bigram_counts_an_unknown_mistake_is_told_the_number_of_pairs() -> None:
         checks.ch02_bigram_counts(lambda ids, V: bigram_add_at(ids, V) + (np.arange(V * V).reshape(V, V) == 0))
 
 
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, torch.int8, torch.uint8])
+def test_bigram_counts_an_overflowing_dtype_is_told_to_use_int64(dtype: Any) -> None:
+    def small_ints(ids: Any, V: int) -> Any:
+        N = bigram_add_at(ids, V)
+        return torch.tensor(N).to(dtype) if isinstance(dtype, torch.dtype) else N.astype(dtype)  # 137 wraps around
+
+    with pytest.raises(checks.CheckFailed, match=r"first 1,000 names(.|\n)*int8, whose counts go up to (127|255) "
+                                                 r"only: (137|999) wrapped around to (-119|231)(.|\n)*Count in int64"):
+        checks.ch02_bigram_counts(small_ints)
+
+
 def test_bigram_counts_real_case_shows_the_wrong_cell() -> None:
     def misses_last_on_arrays(ids: Any, V: int) -> np.ndarray:
         return bigram_add_at(ids, V) if isinstance(ids, list) else bigram_add_at(ids[:-1], V)
@@ -272,6 +283,66 @@ def mle_variant(den: str = "followed", num: str = "right", ctx: str = "as given"
 def test_mle_prob_names_the_mistake(wrong: Any, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch02_mle_prob(wrong)
+
+
+def mle_string_count(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
+    """Counts by searching the joined text: str.count misses overlapping matches (" 1 2 1 2 " has " 1 2 " once)."""
+    text = " " + " ".join(map(str, tokens)) + " "
+    den = text.count(" " + " ".join(map(str, context)) + " ") if context else len(tokens)
+    if den == 0:
+        raise ValueError(f"context {context} unseen")
+    return text.count(" " + " ".join(map(str, context + (token,))) + " ") / den
+
+
+def test_mle_prob_a_mistake_matched_on_one_query_only_is_not_named() -> None:
+    """On the first query the string count happens to equal the token-first count (0.5), but not on the others:
+    the hint is the general one, not "the context comes before the token"."""
+    assert mle_string_count([3, 1, 2, 4, 2, 1, 3, 1, 2, 3, 2, 1, 4, 1, 2, 1, 2, 3, 2, 1, 5, 1, 2], (1,), 2) == 0.5
+    with pytest.raises(checks.CheckFailed, match=r"\(1,\), 2\)(.|\n)*hint:     count the n-grams context \+ "
+                                                 r"\(token,\) and the occurrences of the context") as failed:
+        checks.ch02_mle_prob(mle_string_count)
+    assert "comes before the token" not in str(failed.value)
+
+
+def test_mle_prob_a_value_error_for_a_context_that_occurs_is_told_list_against_tuple() -> None:
+    def compares_a_list_to_a_tuple(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
+        n, num, den = len(context), 0, 0
+        for i in range(len(tokens) - n):
+            if tokens[i:i + n] == context:  # a list never equals a tuple: den stays 0
+                den += 1
+                num += tokens[i + n] == token
+        if den == 0:
+            raise ValueError(f"context {context} never occurs")
+        return num / den
+
+    with pytest.raises(checks.CheckFailed, match=r"raised ValueError: context \(1,\) never occurs(.|\n)*"
+                                                 r"but c\(context\) = 8 here(.|\n)*a list slice never equals a "
+                                                 r"tuple(.|\n)*tuple\(tokens\[i:i \+ n\]\) == context"):
+        checks.ch02_mle_prob(compares_a_list_to_a_tuple)
+
+
+def test_mle_prob_another_exception_keeps_the_general_hint() -> None:
+    def key_error(tokens: list[Any], context: tuple[Any, ...], token: Any) -> float:
+        raise KeyError(context)
+
+    with pytest.raises(checks.CheckFailed, match=r"raised KeyError(.|\n)*call your function on this input yourself"):
+        checks.ch02_mle_prob(key_error)
+
+
+def test_match_mistake_confirms_on_the_other_inputs() -> None:
+    """With confirm, one matching input is not enough: the learner's function must agree with the mistake on the
+    other inputs too (where both give a result), and on at least one of them."""
+    mistakes = {"double": lambda x: 2 * x, "square": lambda x: x * x}
+
+    def same(a: Any, b: Any) -> bool:
+        return a == b
+
+    match = ch02_checks._match_mistake
+    assert match(4, (2,), lambda x: x + 2, [(3,)], mistakes, same) == "double"  # one hit: named unconfirmed
+    assert match(4, (2,), lambda x: x + 2, [(3,)], mistakes, same, confirm=True) is None  # 5 is neither 6 nor 9
+    assert match(4, (2,), lambda x: x * x, [(3,)], mistakes, same, confirm=True) == "square"
+    assert match(4, (2,), lambda x: x * x, [], mistakes, same, confirm=True) is None  # nothing to confirm it on
+    assert match(4, (2,), lambda x: 1 / 0, [(3,)], mistakes, same, confirm=True) is None  # fails elsewhere
 
 
 def test_mle_prob_a_context_only_at_the_end_must_raise() -> None:
@@ -409,6 +480,35 @@ def perplexity_in_place(probs: Any) -> float:
 def test_perplexity_names_the_mistake(wrong: Any, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch02_perplexity(wrong)
+
+
+def perplexity_float16(probs: Any) -> float:
+    """All in float16: about 3 significant digits, 1e-3 off."""
+    with np.errstate(divide="ignore"):
+        return float(np.exp(-np.mean(np.log(np.asarray(_plain(probs), dtype=np.float16)))))
+
+
+def perplexity_torch16(probs: Any) -> torch.Tensor:
+    p = torch.as_tensor(np.asarray(_plain(probs)), dtype=torch.float16)
+    return torch.exp(-p.log().mean())
+
+
+@pytest.mark.parametrize("wrong", [perplexity_float16, perplexity_torch16])
+def test_perplexity_computed_in_float16_is_named(wrong: Any) -> None:
+    """float16's 1e-3 is not float32-honest: a tolerance that let it pass would let the N - 1 mistake pass too (on
+    2,000 probabilities it is only about 1.3e-3 off)."""
+    with pytest.raises(checks.CheckFailed, match=r"expected: 4.756828\n  got:      4.761719(.|\n)*not float16"):
+        checks.ch02_perplexity(wrong)
+
+
+def test_perplexity_float16_probabilities_computed_in_float64_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """Probabilities rounded to float16, then logs and mean in float64: right within the tolerance."""
+    def from_float16(probs: Any) -> float:
+        with np.errstate(divide="ignore"):
+            return float(np.exp(-np.mean(np.log(np.asarray(_plain(probs), dtype=np.float16).astype(np.float64)))))
+
+    checks.ch02_perplexity(from_float16)
+    assert out_of(capsys).startswith("✓ exercise 02.3 (perplexity) passed: ")
 
 
 def test_perplexity_long_input_really_underflows_a_product() -> None:
@@ -557,6 +657,40 @@ def test_sample_name_names_one_id_too_many_and_a_biased_length() -> None:
         checks.ch02_sample_name(shies_away_from_eos)
 
 
+def sample_capped(cap: int) -> Any:
+    """A sampler with a "safety" cap: at most ``cap`` draws, so no name is longer than ``cap`` letters."""
+
+    def sample_name(P: np.ndarray, bos: int, eos: int, generator: np.random.Generator) -> list[int]:
+        out, current = [], bos
+        for _ in range(cap):
+            current = int(generator.choice(len(P), p=P[current]))
+            if current == eos:
+                return out
+            out.append(current)
+        return out
+
+    return sample_name
+
+
+@pytest.mark.parametrize("cap,at_least", [(11, 14), (13, 14), (15, 21), (20, 21)])
+def test_sample_name_a_capped_length_is_named(cap: int, at_least: int) -> None:
+    """A cap of 13 to 20 leaves the mean length within 5 standard errors (the tail is thin): the count of the
+    long names sees it."""
+    with pytest.raises(checks.CheckFailed, match=rf"only 0 of 1,500 names have {at_least} letters or more(.|\n)*"
+                                                 rf"don't cap the length. Your longest name has {cap} letters"):
+        checks.ch02_sample_name(sample_capped(cap))
+
+
+def test_sample_name_too_few_long_names_without_a_cap_get_the_general_hint() -> None:
+    def shortens_long_names(P: np.ndarray, bos: int, eos: int, g: np.random.Generator) -> list[int]:
+        name = sample_choice(P, bos, eos, g)
+        return name if len(name) < 14 or g.random() < 0.3 else name[:13]  # most long names cut, not all
+
+    with pytest.raises(checks.CheckFailed, match=r"names have 14 letters or more(.|\n)*stop exactly when eos is "
+                                                 r"drawn \(whatever the length so far\)"):
+        checks.ch02_sample_name(shortens_long_names)
+
+
 def test_sample_name_leaves_p_alone() -> None:
     def normalises_in_place(P: np.ndarray, bos: int, eos: int, g: np.random.Generator) -> list[int]:
         P /= P.sum(axis=1, keepdims=True)  # harmless values, but writes into the caller's P
@@ -583,15 +717,36 @@ def vectorised_names(P: np.ndarray, bos: int, eos: int, seed: int, n: int) -> li
 
 def test_sample_name_statistics_never_fail_a_right_sampler() -> None:
     """Over 300 seeds a right sampler's mean length stays within 5 standard errors (z is standard normal: its
-    spread is about 1) and the first-letter test's p-value above 1e-6: the checker's tolerance is honest."""
+    spread is about 1), the first-letter test's p-value above 1e-6, and the counts of long names within 5 standard
+    deviations of their expectation: the checker's tolerance is honest. Their mean over the seeds matches the
+    expectation (so the exact tail probability is right), and no seed comes near failing."""
     P, bos, eos, _, _ = ch02_checks._names_model()
-    zs, ps = [], []
+    zs, ps, tails = [], [], []
     for seed in range(300):
-        z, _, p, _ = ch02_checks._name_stats(vectorised_names(P, bos, eos, seed, 1500), P, bos, eos)
+        names = vectorised_names(P, bos, eos, seed, 1500)
+        z, _, p, _ = ch02_checks._name_stats(names, P, bos, eos)
         zs.append(z)
         ps.append(p)
+        tails.append([(many - mean) / sd for many, mean, sd in
+                      (ch02_checks._long_names(names, P, bos, eos, L) for L in ch02_checks.LONG_NAMES)])
     assert max(abs(z) for z in zs) < 4.5 and min(ps) > 1e-5
     assert 0.8 < float(np.std(zs)) < 1.2 and 0.02 < float(np.mean(np.array(ps) < 0.05)) < 0.1
+    t = np.array(tails)
+    assert t.min() > -4.5 and (np.abs(t.mean(axis=0)) < 0.25).all()
+    assert ((0.8 < t.std(axis=0)) & (t.std(axis=0) < 1.2)).all()
+
+
+def test_sample_name_tail_has_the_exact_binomial_false_failure_rate() -> None:
+    """The tail test fails a right answer when the count of long names is below mean - 5 sd: the exact binomial
+    probability of that is under 1e-7 for each length."""
+    P, bos, eos, _, _ = ch02_checks._names_model()
+    n = ch02_checks.SAMPLES
+    for L in ch02_checks.LONG_NAMES:
+        _, mean, sd = ch02_checks._long_names([[]] * n, P, bos, eos, L)
+        p = mean / n
+        below = math.ceil(mean - 5 * sd) - 1  # the largest count that fails
+        assert below >= 0  # a cap below L (0 long names) always fails
+        assert sum(math.comb(n, k) * p ** k * (1 - p) ** (n - k) for k in range(below + 1)) < 1e-7
 
 
 def test_sample_name_statistics_see_a_name_one_letter_short() -> None:

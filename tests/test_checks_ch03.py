@@ -103,6 +103,39 @@ def test_add_k_names_the_mistake(wrong: Any, why: str) -> None:
         checks.ch03_add_k(wrong)
 
 
+NOTEBOOK_V = 70  # a vocabulary size from elsewhere in a notebook
+
+
+@pytest.mark.parametrize(
+    "wrong,why",
+    [
+        (lambda c, k: (arr(c) + k) // (arr(c).sum() + k * len(c)), r"does not sum to 1(.|\n)*use /, not //"),
+        (lambda c, k: [(x + k) // (sum(c) + k * len(c)) for x in c], r"use /, not //"),
+        (lambda c, k: (arr(c) + k) / (arr(c).sum() + k * NOTEBOOK_V),
+         r"got:      0.108108(.|\n)*V is the number of counts, len\(counts\) \(here 4\), not a vocabulary size from "
+         r"elsewhere: your denominator is sum\(counts\) \+ k \* 70"),
+        (lambda c, k: (arr(c) + k) / (arr(c).sum() + k * np.count_nonzero(arr(c))),
+         r"here 4\), not the number of nonzero counts(.|\n)*k \* 2\."),
+    ],
+)
+def test_add_k_names_floor_division_and_another_v(wrong: Any, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch03_add_k(wrong)
+
+
+def test_add_k_a_denominator_from_a_float32_answer_still_reveals_v() -> None:
+    """k = 0.01 on the tensor case: the V read off a float32 total is rounded, then checked against the values."""
+    def global_v_on_tensors(counts: Any, k: float) -> Any:
+        if isinstance(counts, torch.Tensor):
+            c = counts.float()
+            return (c + k) / (c.sum() + k * NOTEBOOK_V)
+        return add_k_python(counts, k)
+
+    with pytest.raises(checks.CheckFailed, match=r"torch int64 tensor(.|\n)*here 64\), not a vocabulary size "
+                                                 r"from elsewhere: your denominator is sum\(counts\) \+ k \* 70"):
+        checks.ch03_add_k(global_v_on_tensors)
+
+
 def test_add_k_in_place_on_an_array_is_caught() -> None:
     def add_k(counts: Any, k: float) -> Any:
         if isinstance(counts, np.ndarray):
@@ -239,6 +272,53 @@ def lambda_logit(p_high: Any, p_low: Any) -> float:
 def test_best_lambda_names_the_mistake(wrong: Any, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch03_best_lambda(wrong)
+
+
+def lambda_seen_only(search: Any) -> Any:
+    """Drops the positions where p_high is 0 (to avoid log(0)), then searches with ``search``."""
+
+    def best_lambda(p_high: Any, p_low: Any) -> Any:
+        h, low = as_arrays(p_high, p_low)
+        return search(h[h > 0], low[h > 0])
+
+    return best_lambda
+
+
+@pytest.mark.parametrize("wrong,why", [
+    (lambda_seen_only(lambda_grid(0.01)), r"expected: 0.657\n  got:      1.0(.|\n)*keep the positions where "
+                                          r"p_high is 0: they are what pulls lambda below 1"),
+    (lambda_seen_only(lambda_em), r"keep the positions where p_high is 0"),
+    (lambda h, low: 1 - lambda_grid(0.01)(h, low), r"got:      0.34\n(.|\n)*that is 1 - lambda"),
+    (lambda h, low: 1 - lambda_grid(0.001)(h, low), r"that is 1 - lambda"),
+])
+def test_best_lambda_names_mistakes_made_on_a_grid_of_0_01(wrong: Any, why: str) -> None:
+    """Mistakes are recognised within the exercise's tolerance, 0.01, so also when made on the recommended grid."""
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch03_best_lambda(wrong)
+
+
+def test_best_lambda_a_value_near_a_coarse_grid_point_is_not_called_a_coarse_grid() -> None:
+    """On the first 200 positions only, the answer is 0.41 on the second set: 0.01 from the 0.1-grid's 0.4, but
+    not a point of it, and right (within 0.01) on the first set, where the coarse grid is not: generic hint."""
+    def first_200(p_high: Any, p_low: Any) -> float:
+        h, low = as_arrays(p_high, p_low)
+        return lambda_grid(0.01)(h[:200], low[:200])
+
+    with pytest.raises(checks.CheckFailed, match=r"got:      0.41\n(.|\n)*maximise mean\(log") as failed:
+        checks.ch03_best_lambda(first_200)
+    assert "too coarse" not in str(failed.value)
+
+
+def test_best_lambda_mistakes_stay_distinguishable_at_the_tolerance() -> None:
+    """Any two simulated mistakes differ by more than twice the matching tolerance on at least one held-out set,
+    so an answer within the tolerance of one is never also within it of another on both."""
+    sets = [as_arrays(h, low) for h, low in ch03_checks._heldout_probs()]
+    values = {key: [float(f(list(h), list(low))) for h, low in sets]
+              for key, f in ch03_checks._LAMBDA_MISTAKES.items()}
+    keys = list(values)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            assert max(abs(x - y) for x, y in zip(values[a], values[b])) > 2 * ch03_checks.LAMBDA_TOLERANCE, (a, b)
 
 
 def test_best_lambda_leaves_the_inputs_alone() -> None:
@@ -427,5 +507,28 @@ def mkn_in_place(counts: Any) -> tuple[float, float, float]:
     ],
 )
 def test_mkn_discounts_names_the_mistake(wrong: Any, why: str) -> None:
+    with pytest.raises(checks.CheckFailed, match=why):
+        checks.ch03_mkn_discounts(wrong)
+
+
+def mkn_n4_at_least(counts: Any) -> tuple[float, float, float]:
+    c = np.asarray(counts)
+    n1, n2, n3 = ((c == r).sum() for r in (1, 2, 3))
+    n4 = (c >= 4).sum()  # "3 or more" misread into n4
+    y = n1 / (n1 + 2 * n2)
+    return 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3
+
+
+def mkn_floor(counts: Any) -> tuple[float, float, float]:
+    n1, n2, n3, n4 = (list(counts).count(r) for r in (1, 2, 3, 4))
+    y = n1 // (n1 + 2 * n2)  # 0
+    return 1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3
+
+
+@pytest.mark.parametrize("wrong,why", [
+    (mkn_n4_at_least, r"n_r counts the n-grams with count exactly r, n4 too: n4 = \(counts == 4\).sum\(\), not >= 4"),
+    (mkn_floor, r"got:      \[1.0, 2.0, 3.0\](.|\n)*use /, not //"),
+])
+def test_mkn_discounts_names_n4_at_least_and_floor_division(wrong: Any, why: str) -> None:
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch03_mkn_discounts(wrong)

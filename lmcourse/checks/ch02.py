@@ -204,6 +204,17 @@ def ch02_bigram_counts(bigram_counts: Callable[[Any, int], Any]) -> None:
                  "each cell is a count, a whole number: add 1 per pair.")
         if np.array_equal(values, expected):
             continue
+        table = _to_numpy(got)
+        if isinstance(table, np.ndarray) and table.dtype.kind in "iu" and table.dtype.itemsize < 8:
+            wrap = 2 ** (8 * table.dtype.itemsize)
+            if np.array_equal(values % wrap, expected % wrap):  # the right counts, modulo the dtype's range
+                a, b = (int(x) for x in np.argwhere(values != expected)[0])
+                fail(ex, f"{what}: N[{a}, {b}] (how often {a} is followed by {b}) is wrong" +
+                     (" (and maybe others)" if int((values != expected).sum()) > 1 else ""), int(expected[a, b]),
+                     int(values[a, b]),
+                     f"your table is {table.dtype}, whose counts go up to {np.iinfo(table.dtype).max} only: "
+                     f"{int(expected[a, b])} wrapped around to {int(values[a, b])}. Count in int64, "
+                     "np.zeros((V, V), dtype=np.int64) (or the default dtype).")
         others = ((list(o) if isinstance(o, list) else o.copy(), v) for o, v in cases[:2] if o is not ids)
         mistake = _match_mistake(got, (ids, V), bigram_counts, others, _BIGRAM_MISTAKES, same)
         total = int(values.sum())
@@ -220,8 +231,9 @@ def ch02_bigram_counts(bigram_counts: Callable[[Any, int], Any]) -> None:
 
 
 def _windows(tokens: list[Any], n: int) -> list[tuple[Any, ...]]:
-    """Every run of ``n`` consecutive tokens (n = 0 gives one empty run per token, each followed by it)."""
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + (1 if n else 0))]
+    """Every run of ``n`` consecutive tokens, the final one included: those at i in range(len(tokens) - n + 1),
+    as a learner's loop over them finds them (so n = 0 gives len(tokens) + 1 empty runs)."""
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
 
 
 def _mle_counts(tokens: list[Any], context: tuple[Any, ...], token: Any) -> tuple[int, int]:
@@ -243,7 +255,7 @@ _MLE_MISTAKES: dict[str, Callable[[list[Any], tuple[Any, ...], Any], float]] = {
     "count": lambda t, c, w: _mle_counts(t, c, w)[0],
     "joint n-grams": lambda t, c, w: _mle_counts(t, c, w)[0] / (len(t) - len(c)),
     "joint tokens": lambda t, c, w: _mle_counts(t, c, w)[0] / len(t),
-    "unigram len-1": lambda t, c, w: _mle_counts(t, c, w)[0] / (len(t) - 1),
+    "unigram len-1": lambda t, c, w: _mle_counts(t, c, w)[0] / (len(t) - 1) if not c else _mle(t, c, w),
     "reversed": lambda t, c, w: _mle(t, tuple(reversed(c)), w),
     "token first": lambda t, c, w: (sum(g == (w,) + c for g in _windows(t, len(c) + 1)) / _mle_counts(t, c, w)[1]),
     "last only": lambda t, c, w: _mle(t, c[-1:], w),
@@ -295,7 +307,9 @@ def ch02_mle_prob(mle_prob: Callable[[list[Any], tuple[Any, ...], Any], Any]) ->
     length, () for the unigram c(token) / len(tokens). A context never followed by a token must raise ValueError
     (a ZeroDivisionError, 0, nan or inf is wrong). The answer is one number within 1e-6. The tokens must be left
     as they were. The hint names the mistake the answers reproduce (the final occurrence counted, the joint
-    probability, the count itself, the context reversed or shortened, len - 1 for the unigram).
+    probability, the count itself, the context reversed or shortened, len - 1 for the unigram), once the answers
+    on the other queries confirm it; a ValueError for a context that occurs is told that a list slice never
+    equals a tuple.
     """
     ex = "02.2 (mle_prob)"
     ints = [3, 1, 2, 4, 2, 1, 3, 1, 2, 3, 2, 1, 4, 1, 2, 1, 2, 3, 2, 1, 5, 1, 2]
@@ -323,7 +337,15 @@ def ch02_mle_prob(mle_prob: Callable[[list[Any], tuple[Any, ...], Any], Any]) ->
     for tokens, context, token in queries:
         what = shown(tokens, context, token)
         given = list(tokens)
-        got = call(ex, mle_prob, given, context, token)
+        num, den = _mle_counts(tokens, context, token)
+
+        def raised(err: Exception, den: int = den) -> str:
+            return (f"your function raised ValueError, but c(context) = {den} here: the context occurs, followed by a "
+                    "token. Note that a list slice never equals a tuple ([1, 2] == (1, 2) is False): compare "
+                    "tuple(tokens[i:i + n]) == context." if isinstance(err, ValueError) else
+                    "call your function on this input yourself and read the traceback above.")
+
+        got = call(ex, mle_prob, given, context, token, hint=raised)
         if given != tokens:
             fail(ex, f"{what} changed the list of tokens it was given",
                  Description(f"the {len(tokens):,} tokens as given"), Description(f"{len(given):,} tokens, changed"),
@@ -334,13 +356,13 @@ def ch02_mle_prob(mle_prob: Callable[[list[Any], tuple[Any, ...], Any], Any]) ->
         if math.isclose(value, expected, rel_tol=1e-6, abs_tol=1e-12):
             continue
         others = ((list(t), c, w) for t, c, w in queries if (t, c, w) != (tokens, context, token))
-        mistake = _match_mistake(got, (list(tokens), context, token), mle_prob, others, _MLE_MISTAKES, same)
+        mistake = _match_mistake(got, (list(tokens), context, token), mle_prob, others, _MLE_MISTAKES, same,
+                                 confirm=True)
         decimals = _rounded(value, expected)
         hint = (_MLE_HINTS[mistake] if mistake else
                 f"don't round: this is the probability rounded to {decimals} decimals." if decimals is not None else
                 "count the n-grams context + (token,) and the occurrences of the context followed by a token "
                 "(positions i with i + len(context) < len(tokens)); divide the first by the second.")
-        num, den = _mle_counts(tokens, context, token)
         expect_close(ex, f"{what} (c(context + token) = {num}, c(context) = {den})", value, expected, hint,
                      rtol=1e-6, atol=1e-12)
     for tokens, context, token in ((words, ("the", "unicorn"), "of"), (ints, (5, 1, 2), 3), (ints, (2, 5), 1)):
@@ -397,7 +419,16 @@ _PERPLEXITY_MISTAKES: dict[str, Callable[[Any], float]] = {
     "mixed e 10": lambda p: math.exp(float(-_logs(p, 10).mean())),
     "mixed 2 10": lambda p: 2 ** float(-_logs(p, 10).mean()),
     "mixed 10 2": lambda p: 10 ** float(-_logs(p, 2).mean()),
+    "float16": lambda p: _in_float16(p),
 }
+
+
+def _in_float16(p: Any) -> float:
+    """exp(-mean(ln p)) computed in float16, as np.asarray(probs, dtype=np.float16) or a torch.float16 tensor do."""
+    import numpy as np
+
+    with np.errstate(divide="ignore"):
+        return float(np.exp(-np.mean(np.log(np.asarray(p, dtype=np.float16)))))
 
 _PERPLEXITY_HINTS = {
     "arithmetic": "that is 1 / (the arithmetic mean of the probabilities): perplexity is 1 / their geometric mean, "
@@ -410,6 +441,8 @@ _PERPLEXITY_HINTS = {
     "sum": "average the log-probabilities, don't add them: exp(-sum(ln p)) grows with the length of the text; "
            "perplexity is exp(-mean(ln p)).",
     "n-1": "average over all N probabilities: divide the sum of the logs by N = len(probs), not N - 1.",
+    "float16": "compute in float64 (or float32), not float16: float16 keeps about 3 significant digits, so its "
+               "logarithms and exp are 1e-3 off. np.asarray(probs, dtype=float) or torch.float64.",
 }
 
 
@@ -565,6 +598,24 @@ def _name_stats(names: list[list[int]], P: Any, bos: int, eos: int) -> tuple[flo
     return float(z), float(mean_length), p, first
 
 
+#: The lengths L at which exercise 02.4 counts the names of L letters or more: a name cut at a maximum length (a
+#: loop ``for _ in range(20)`` instead of one until eos) has none of 21, where the chain gives about 38 in 1,500.
+LONG_NAMES = (14, 21)
+
+
+def _long_names(names: list[list[int]], P: Any, bos: int, eos: int, at_least: int) -> tuple[int, float, float]:
+    """How many of ``names`` have ``at_least`` letters or more, and the mean and standard deviation of that count
+    under the chain P: the count is binomial, with p the probability that the chain, started at bos, has not drawn
+    eos in its first ``at_least`` steps (the sum of the row bos of Q^at_least, Q being P without eos)."""
+    import numpy as np
+
+    keep = [i for i in range(len(P)) if i != eos]
+    Q = P[np.ix_(keep, keep)]
+    alive = np.linalg.matrix_power(Q, at_least)[keep.index(bos)].sum()
+    n = len(names)
+    return sum(len(x) >= at_least for x in names), float(n * alive), math.sqrt(n * alive * (1 - alive))
+
+
 @checker
 def ch02_sample_name(sample_name: Callable[[Any, int, int, Any], Any]) -> None:
     """Exercise 02.4: ``sample_name(P, bos, eos, generator)`` draws a name from the bigram chain P.
@@ -574,9 +625,11 @@ def ch02_sample_name(sample_name: Callable[[Any, int, int, Any], Any]) -> None:
     until eos is drawn; the ids drawn, without bos and eos, are returned (a list, array or tensor of ints).
     Checked: the type; no bos or eos in the name; the same seed gives the same names; no global generator
     (numpy's, Python's, torch's) is used and the generator is; not every name the same (argmax); every step has
-    probability > 0 under P; no name is empty; and over ``SAMPLES`` (1,500) names from one generator, the mean
-    length and the distribution of the first id within 5 standard errors (a chi-square p-value above 1e-6) of
-    the chain's exact values: a right answer fails about once in a million seeds. A batch of calls that runs over
+    probability > 0 under P; no name is empty; and over ``SAMPLES`` (1,500) names from one generator, the number of
+    names of at least 14 and 21 letters (``LONG_NAMES``) no more than 5 standard deviations below the chain's
+    exact expectation (a name cut at a maximum length has none), the mean length and the distribution of the
+    first id within 5 standard errors (a chi-square p-value above 1e-6) of the chain's exact values: a right
+    answer fails about once in a million seeds. A batch of calls that runs over
     ``SAMPLE_TIME_LIMIT`` seconds is stopped (it never drew eos?) where a timer signal can stop it (Unix, the
     main thread: where a notebook's code runs).
     """
@@ -695,6 +748,19 @@ def ch02_sample_name(sample_name: Callable[[Any, int, int, Any], Any]) -> None:
              Description(f"{empty} names []"),
              "a name has at least one letter (no name goes straight from bos to eos). Are your names one id short? "
              "Append each id as you draw it, unless it is eos, not the id before it.")
+    longest = max(len(x) for x in names)
+    for at_least in LONG_NAMES:
+        many, expected_many, sd = _long_names(names, P, bos, eos, at_least)
+        if many < expected_many - 5 * sd:  # a right answer fails here about once in 30 million seeds (L = 14)
+            fail(ex, f"{show}: only {many} of {SAMPLES:,} names have {at_least} letters or more",
+                 Description(f"about {expected_many:.0f}"), many,
+                 f"a name ends only when <eos> is drawn: don't cap the length. Your longest name has {longest} "
+                 f"letters, where the chain makes about {expected_many:.0f} names of {at_least} letters or more in "
+                 f"{SAMPLES:,}: loop until eos is drawn (while True: ... if nxt == eos: break), not "
+                 "for _ in range(some maximum)."
+                 if longest < at_least else
+                 "draw the next id from P[current], where current is the id just drawn, and stop exactly when eos "
+                 "is drawn (whatever the length so far): the chain makes long names now and then.")
     z, mean_length, p, counts = _name_stats(names, P, bos, eos)
     got_length = float(np.mean([len(x) for x in names]))
     if abs(z) > 5:

@@ -83,6 +83,7 @@ _ADD_K_MISTAKES: dict[str, Callable[[Any, float], Any]] = {
     "zeros only, sum + kV": lambda c, k: _add_k_zeros_only(c, k) / (_np(c).sum() + k * len(c)),
     "zeros only, sum": lambda c, k: _add_k_zeros_only(c, k) / _np(c).sum(),
     "mle": lambda c, k: _np(c) / _np(c).sum(),
+    "floor division": lambda c, k: (_np(c) + k) // (_np(c).sum() + k * len(c)),
 }
 
 
@@ -104,7 +105,23 @@ _ADD_K_HINTS = {
     "zeros only, sum + kV": "add k to every count, not only to the zeros: (c + k) / (sum(c) + k * V).",
     "zeros only, sum": "add k to every count, not only to the zeros, and divide by sum(c) + k * V.",
     "mle": "add k to each count before you divide: this is the unsmoothed distribution c / sum(c).",
+    "floor division": "use /, not //: // is floor division, which rounds each probability down to a whole number "
+                      "(0 here): (c + k) / (sum(c) + k * V).",
 }
+
+
+def _other_v(c: Any, k: float, values: Any) -> int | None:
+    """The V' of an answer (c + k) / (sum(c) + k V') whose V' is a whole number other than V = len(c) (a vocabulary
+    size from elsewhere in the notebook, say), read off the answer's total; otherwise None."""
+    import numpy as np
+
+    total = float(values.sum())
+    if not (math.isfinite(total) and total > 0):
+        return None
+    other = round((float((c + k).sum()) / total - float(c.sum())) / k)
+    if other in (len(c), 0, 1) or other < 0:  # V itself, or "sum" and "sum + k", which have hints of their own
+        return None
+    return other if bool(np.allclose(values, (c + k) / (c.sum() + k * other), rtol=1e-5, atol=1e-9)) else None
 
 
 @checker
@@ -116,7 +133,7 @@ def ch03_add_k(add_k: Callable[[Any, float], Any]) -> None:
     torch int64 tensor with k = 0.01. The answer is V probabilities (list, array or tensor; float32 is fine:
     rtol 1e-5); the counts must be left as they were. A result that does not sum to 1 is told what it sums to;
     the hint names the mistake (sum + k or sum for the denominator, k added to the zeros only, not normalised,
-    divided by V, k = 1 whatever k is).
+    divided by V, k = 1 whatever k is, floor division //, a V other than len(counts) in sum(c) + k V).
     """
     import numpy as np
     import torch
@@ -159,7 +176,13 @@ def ch03_add_k(add_k: Callable[[Any, float], Any]) -> None:
         mistake = _match_mistake(got, (list(c), k), add_k, others, _ADD_K_MISTAKES, same)
         hint = _ADD_K_HINTS.get(mistake or "", "add k to every count and divide by the new total, "
                                                "(c + k) / (sum(c) + k * V).")
-        if mistake is None and (decimals := _rounded(values, expected)) is not None:
+        if mistake is None and (other := _other_v(c, k, values)) is not None:
+            which = ("the number of nonzero counts (the unseen entries get k too)" if other == np.count_nonzero(c) else
+                     "the number of distinct count values" if other == len(set(c.tolist())) else
+                     "a vocabulary size from elsewhere")
+            hint = (f"V is the number of counts, len(counts) (here {len(c)}), not {which}: your denominator is "
+                    f"sum(counts) + k * {other}. Divide by sum(counts) + k * len(counts).")
+        elif mistake is None and (decimals := _rounded(values, expected)) is not None:
             hint = f"don't round: these are the probabilities rounded to {decimals} decimals."
         total = float(values.sum())
         if not math.isclose(total, 1.0, rel_tol=1e-5):
@@ -224,7 +247,23 @@ def _grid_best(p_high: Any, p_low: Any, step: float, minimise: bool = False) -> 
     return float(grid[np.argmin(scores) if minimise else np.argmax(scores)])
 
 
+def _on_grid(value: float, step: float) -> bool:
+    """Whether ``value`` is a multiple of ``step`` (to float32 precision): a point of the grid 0, step, 2 step ..."""
+    return abs(value / step - round(value / step)) <= 1e-5
+
+
+def _seen_only(p_high: Any, p_low: Any) -> tuple[Any, Any]:
+    """The positions where p_high > 0 only: what is left when those with p_high = 0 are dropped to avoid log(0)."""
+    h, l_ = _np(p_high), _np(p_low)
+    return h[h > 0], l_[h > 0]
+
+
+#: How close an answer of exercise 03.2 must be to a simulated mistake to be named as it: the exercise's own
+#: tolerance, so that a mistake made on the grid of 0.01 the hints recommend is recognised.
+LAMBDA_TOLERANCE = 0.01
+
 _LAMBDA_MISTAKES: dict[str, Callable[[Any, Any], float]] = {
+    "zeros dropped": lambda h, l_: _best_lambda(*_seen_only(h, l_)),
     "mean probability": lambda h, l_: 1.0 if float(_np(h).mean()) > float(_np(l_).mean()) else 0.0,
     "minimised": lambda h, l_: _grid_best(h, l_, 0.001, minimise=True),
     "mixed logs": lambda h, l_: 0.0,  # mean(lam ln p_high + (1 - lam) ln p_low): ln 0 = -inf at every lam > 0
@@ -236,6 +275,10 @@ _LAMBDA_MISTAKES: dict[str, Callable[[Any, Any], float]] = {
 }
 
 _LAMBDA_HINTS = {
+    "zeros dropped": "keep the positions where p_high is 0: they are what pulls lambda below 1. Without them p_high "
+                     "looks better than p_low everywhere, and lambda goes to 1. There the mixture is "
+                     "(1 - lam) * p_low, which is > 0 for every lam < 1; only lam = 1 gives log(0) = -inf, the worst "
+                     "score, not an error (numpy warns: np.errstate(divide='ignore') silences it).",
     "mean probability": "maximise the mean log-probability, mean(log(lam * p_high + (1 - lam) * p_low)): the mean "
                         "probability is linear in lam, so its maximum is always at 0 or 1.",
     "minimised": "maximise the mean log-probability (argmax), don't minimise it: the lowest is at lam = 1, where "
@@ -257,8 +300,9 @@ def ch03_best_lambda(best_lambda: Callable[[Any, Any], Any]) -> None:
     Two held-out sets of 2,000 positions (p_high zero at about a third of them; see ``_heldout_probs``), best
     lambda 0.657 and 0.374, passed as lists, as float64 arrays, then the first as torch float32 tensors. A grid
     of step 0.01 or finer, EM or a golden-section search are right. The inputs must be left as they were. The hint
-    names the mistake: maximising the mean probability (an endpoint), minimising, mixing the logs, 1 - lambda,
-    the log-likelihood itself, a grid too coarse (only where it is off by more than 0.01), a value outside [0, 1].
+    names the mistake (recognised within 0.01, so also on a grid of 0.01): the positions with p_high = 0 dropped,
+    maximising the mean probability (an endpoint), minimising, mixing the logs, 1 - lambda, the log-likelihood
+    itself, a grid too coarse (only where it is off by more than 0.01), a value outside [0, 1].
     """
     import numpy as np
     import torch
@@ -274,7 +318,7 @@ def ch03_best_lambda(best_lambda: Callable[[Any, Any], Any]) -> None:
 
     def same(got: Any, theirs: float) -> bool:
         value = _real(got)
-        return value is not None and abs(value - theirs) <= 1e-3
+        return value is not None and abs(value - theirs) <= LAMBDA_TOLERANCE + 1e-9
 
     for what, p_high, p_low in cases:
         given_high, given_low = _copy(p_high), _copy(p_low)
@@ -291,7 +335,10 @@ def ch03_best_lambda(best_lambda: Callable[[Any, Any], Any]) -> None:
         if 0.0 <= value <= 1.0 and abs(value - expected) <= 0.01 + 1e-9:
             continue
         others = ((list(c[1]), list(c[2])) for c in cases[:2] if c[0] != what)
-        mistake = _match_mistake(got, (list(h), list(l_)), best_lambda, others, _LAMBDA_MISTAKES, same)
+        mistake = _match_mistake(got, (list(h), list(l_)), best_lambda, others, _LAMBDA_MISTAKES, same,
+                                 confirm=True)
+        if mistake is not None and mistake.startswith("grid") and not _on_grid(value, float(mistake.split()[1])):
+            mistake = None  # near the grid's best point, but not on the grid: some other mistake
         if mistake is not None and mistake.startswith("grid"):
             step = mistake.split()[1]
             hint = (f"your grid is too coarse: with steps of {step} the best grid point is {value:g}, "
@@ -463,11 +510,14 @@ def _count_of_counts(counts: Any, at_least: bool = False) -> tuple[int, int, int
     return tuple(int((c >= r).sum() if at_least else (c == r).sum()) for r in (1, 2, 3, 4))  # type: ignore[return-value]
 
 
-def _mkn(counts: Any, at_least: bool = False, y_den: str = "n1 + 2 n2", inverted: bool = False) -> Any:
+def _mkn(counts: Any, at_least: bool = False, y_den: str = "n1 + 2 n2", inverted: bool = False,
+         n4_at_least: bool = False, floor: bool = False) -> Any:
     import numpy as np
 
     n1, n2, n3, n4 = _count_of_counts(counts, at_least)
-    y = n1 / (n1 + 2 * n2) if y_den == "n1 + 2 n2" else n1 / (n1 + n2)
+    if n4_at_least:
+        n4 = int((np.asarray(counts) >= 4).sum())
+    y = (n1 // (n1 + 2 * n2) if floor else n1 / (n1 + 2 * n2)) if y_den == "n1 + 2 n2" else n1 / (n1 + n2)
     if inverted:
         return np.array([1 - 2 * y * n1 / n2, 2 - 3 * y * n2 / n3, 3 - 4 * y * n3 / n4])
     return np.array([1 - 2 * y * n2 / n1, 2 - 3 * y * n3 / n2, 3 - 4 * y * n4 / n3])
@@ -479,6 +529,8 @@ _MKN_MISTAKES: dict[str, Callable[[Any], Any]] = {
     "single": lambda c: [_count_of_counts(c)[0] / (_count_of_counts(c)[0] + 2 * _count_of_counts(c)[1])] * 3,
     "inverted": lambda c: _mkn(c, inverted=True),
     "reversed": lambda c: _mkn(c)[::-1],
+    "n4 at least": lambda c: _mkn(c, n4_at_least=True),
+    "floor division": lambda c: _mkn(c, floor=True),
 }
 
 _MKN_HINTS = {
@@ -489,6 +541,9 @@ _MKN_HINTS = {
     "inverted": "the ratios are upside down: D1 = 1 - 2Y n2/n1 (n2 over n1), D2 = 2 - 3Y n3/n2, D3+ = 3 - 4Y n4/n3.",
     "reversed": "these are the discounts in reverse order: return (D1, D2, D3plus), the discount for a count of 1 "
                 "first.",
+    "n4 at least": "n_r counts the n-grams with count exactly r, n4 too: n4 = (counts == 4).sum(), not >= 4 (D3+ "
+                   "is for counts of 3 or more, but its formula uses n3 and n4, the counts of counts 3 and 4).",
+    "floor division": "use /, not //: n1 // (n1 + 2 * n2) is 0, so Y = 0 and the discounts come out 1, 2, 3.",
 }
 
 
@@ -503,7 +558,8 @@ def ch03_mkn_discounts(mkn_discounts: Callable[[Any], Any]) -> None:
     int64 tensor); on them :func:`lmcourse.ngram.modified_kn_discounts` clips nothing, so its values are the
     formulas'. The answer is three numbers (a tuple, list, array or tensor; float32 fine: rtol 1e-5). The counts
     must be left as they were. The hint names the mistake: n_r as "at least r", Y = n1 / (n1 + n2), Kneser-Ney's
-    single discount three times, the ratios inverted, the discounts in another order.
+    single discount three times, the ratios inverted, the discounts in another order, n4 as "at least 4", Y by
+    floor division (//).
     """
     import numpy as np
     import torch

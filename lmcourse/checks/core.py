@@ -115,12 +115,14 @@ def passed(exercise: str, what: str) -> None:
 
 
 def call(exercise: str, fn: Callable[..., Any], *args: Any,
-         hint: str = "call your function on this input yourself and read the traceback above.") -> Any:
+         hint: str | Callable[[Exception], str] = "call your function on this input yourself and read the traceback "
+                                                  "above.") -> Any:
     """Call the learner's ``fn`` on ``args``.
 
     A stub gets a plain "still the stub" message; any other exception becomes a
     :class:`CheckFailed` that names the input and keeps the original traceback
-    (chained above it), with ``hint`` for the likely cause.
+    (chained above it), with ``hint`` for the likely cause: a text, or a function of the
+    exception that gives one (when the likely cause depends on what was raised).
     """
     name = getattr(fn, "__name__", "your function")
     if not callable(fn):
@@ -136,7 +138,7 @@ def call(exercise: str, fn: Callable[..., Any], *args: Any,
     except Exception as err:  # noqa: BLE001 - any crash of the learner's code is reported the same way
         shown = ", ".join(_show(a, 60) for a in args)
         raise CheckFailed(f"exercise {exercise}: {name}({shown}) raised {type(err).__name__}: {err}\n"
-                          f"  hint:     {hint}") from err
+                          f"  hint:     {hint if isinstance(hint, str) else hint(err)}") from err
 
 
 def expect_equal(exercise: str, what: str, got: Any, expected: Any, hint: str) -> None:
@@ -264,7 +266,8 @@ def _rounded(value: Any, expected: Any) -> int | None:
 
 
 def _match_mistake(got: Any, args: tuple[Any, ...], fn: Callable[..., Any], others: Iterable[tuple[Any, ...]],
-                   mistakes: dict[str, Callable[..., Any]], same: Callable[[Any, Any], bool]) -> str | None:
+                   mistakes: dict[str, Callable[..., Any]], same: Callable[[Any, Any], bool],
+                   confirm: bool = False) -> str | None:
     """The key of the typical mistake the learner's ``fn`` makes: the first in ``mistakes`` (each a function
     of the inputs giving that mistake's result) whose result on ``args`` is ``got``, by ``same(got, theirs)``.
 
@@ -272,6 +275,12 @@ def _match_mistake(got: Any, args: tuple[Any, ...], fn: Callable[..., Any], othe
     on [2, 1, 1]), ``fn`` is run on the ``others`` (silently: what it raises or warns is ignored) and only
     the mistakes that agree with it there too are kept. The hint then names the mistake made, not the one
     that happens to look the same on one input.
+
+    With ``confirm``, a mistake is named only if ``fn`` agrees with it on every one of the ``others`` where
+    both give a result, and there is at least one such: one match alone is not enough where an answer wrong in
+    some other way can land on a mistake's value by chance (a loose tolerance, a probability that is a simple
+    fraction). A mistake that shows on one input only agrees with ``fn`` trivially elsewhere (both are right
+    there), so it is still named. Without a confirmation the result is None: the checker's generic hint.
     """
     import warnings
 
@@ -285,9 +294,19 @@ def _match_mistake(got: Any, args: tuple[Any, ...], fn: Callable[..., Any], othe
         except Exception:  # noqa: BLE001 - a mistake (or a comparison) that cannot be made here does not match
             return False
 
+    def computes(key: str, inputs: tuple[Any, ...]) -> bool:
+        try:
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore")
+                mistakes[key](*inputs)
+            return True
+        except Exception:  # noqa: BLE001 - a mistake undefined on these inputs neither confirms nor refutes
+            return False
+
     hits = [key for key in mistakes if agrees(key, got, args)]
+    confirmed: set[str] = set()
     for other in others:
-        if len(hits) < 2:
+        if len(hits) < (1 if confirm else 2):
             break
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -295,7 +314,14 @@ def _match_mistake(got: Any, args: tuple[Any, ...], fn: Callable[..., Any], othe
                 theirs = fn(*other)
         except Exception:  # noqa: BLE001 - the learner's code failing elsewhere tells nothing here
             continue
-        hits = [key for key in hits if agrees(key, theirs, other)] or hits
+        if confirm:
+            tried = [key for key in hits if computes(key, other)]
+            hits = [key for key in hits if key not in tried or agrees(key, theirs, other)]
+            confirmed |= {key for key in tried if key in hits}
+        else:
+            hits = [key for key in hits if agrees(key, theirs, other)] or hits
+    if confirm:
+        hits = [key for key in hits if key in confirmed]
     return hits[0] if hits else None
 
 
