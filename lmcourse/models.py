@@ -295,7 +295,7 @@ class _Recurrent(nn.Module):
     @classmethod
     def _copy_from(cls, module: nn.RNNBase, **options: object) -> _Recurrent:
         ref = module.weight_ih_l0
-        new = cls(module.input_size, module.hidden_size, module.num_layers, module.bias, **options)
+        new = cls(module.input_size, module.hidden_size, module.num_layers, bias=module.bias, **options)
         new.to(device=ref.device, dtype=ref.dtype)
         with torch.no_grad():
             for name, p in new.named_parameters():
