@@ -193,14 +193,16 @@ class _LSTMSequence(torch.autograd.Function):
         w_t = w_hh.t().contiguous()  # (H, 4H): a row-major right operand is about twice as fast here
         scale = torch.cat((xw.new_full((3 * H,), 0.5), xw.new_ones(H)))    # sigmoid = 0.5 + 0.5 tanh for o, i, f
         shift = torch.cat((xw.new_full((3 * H,), 0.5), xw.new_zeros(H)))
+        # every per-step view made once, outside the loop (indexing costs microseconds per call)
+        xw_t, acts_t, cs_t, tcs_t, hs_t = xw.unbind(1), acts.unbind(0), cs.unbind(0), tcs.unbind(0), hs.unbind(1)
+        o_t, i_t, f_t, g_t = (gate.unbind(0) for gate in acts.split(H, dim=2))
         h, c = h0, c0
         for t in range(T):
-            a = acts[t]
-            torch.addmm(xw[:, t], h, w_t, out=a)
+            a = acts_t[t]
+            torch.addmm(xw_t[t], h, w_t, out=a)
             torch.addcmul(shift, a.tanh_(), scale, out=a)
-            o, i, f, g = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            c = torch.mul(f, c, out=cs[t]).addcmul_(i, g)
-            h = torch.mul(o, torch.tanh(c, out=tcs[t]), out=hs[:, t])
+            c = torch.mul(f_t[t], c, out=cs_t[t]).addcmul_(i_t[t], g_t[t])
+            h = torch.mul(o_t[t], torch.tanh(c, out=tcs_t[t]), out=hs_t[t])
         ctx.save_for_backward(acts, cs, tcs, hs, h0, c0, w_hh)
         return hs, cs[-1].clone()
 
@@ -211,20 +213,29 @@ class _LSTMSequence(torch.autograd.Function):
         acts, cs, tcs, hs, h0, c0, w_hh = ctx.saved_tensors
         T, B, H4 = acts.shape
         H = H4 // 4
-        o, i, f, g = acts[..., :H], acts[..., H:2 * H], acts[..., 2 * H:3 * H], acts[..., 3 * H:]
-        c_prev = torch.cat((c0[None], cs[:-1]))
+        sig, g = acts[..., :3 * H], acts[..., 3 * H:]
+        o, i, f = sig.split(H, dim=2)
         # all the per-step factors that do not depend on the incoming gradients, for every step at once
-        dc_from_dh = o * (1 - tcs * tcs)                  # dc_t += dh_t * this
-        dzo_from_dh = tcs * o * (2 - 2 * o)               # dz_o = dh_t * this
-        dzifg_from_dc = torch.stack((g * i * (2 - 2 * i), c_prev * f * (2 - 2 * f), i * (1 - g * g)), dim=2)
-        dz = acts.new_empty(B, T, H4)                     # gradient of the gates' inputs, = d xw
-        dc = dc_last.clone()
+        zero, one = acts.new_zeros(()), acts.new_ones(())
+        ds_o, ds_i, ds_f = torch.addcmul(sig, sig, sig, value=-1).split(H, dim=2)   # s (1 - s)
+        dc_from_dh = torch.addcmul(one, tcs, tcs, value=-1).mul_(o)                # dc_t += dh_t * o (1 - tanh(c)^2)
+        dzo_from_dh = torch.addcmul(zero, tcs, ds_o, value=2)                        # dz_o = dh_t * this
+        dzifg_from_dc = acts.new_empty(T, B, 3, H)                                   # dz_i, dz_f, dz_g = dc_t * this
+        torch.addcmul(zero, g, ds_i, value=2, out=dzifg_from_dc[:, :, 0])
+        torch.addcmul(zero, c0, ds_f[0], value=2, out=dzifg_from_dc[0, :, 1])
+        torch.addcmul(zero, cs[:-1], ds_f[1:], value=2, out=dzifg_from_dc[1:, :, 1])
+        torch.addcmul(one, g, g, value=-1, out=dzifg_from_dc[:, :, 2]).mul_(i)
+        dz = acts.new_empty(B, T, H4)                                                # gradient of the gates' inputs
+        dz_t, dzo_t, dzifg_t = dz.unbind(1), dz[..., :H].unbind(1), dz[..., H:].unflatten(2, (3, H)).unbind(1)
+        dhs_t, f_t = dhs.unbind(1), f.unbind(0)
+        a_t, b_t, m_t = dc_from_dh.unbind(0), dzo_from_dh.unbind(0), dzifg_from_dc.unbind(0)
+        dc = dc_last.clone(memory_format=torch.contiguous_format)
         for t in range(T - 1, -1, -1):
-            dh = dhs[:, t] if t == T - 1 else torch.addmm(dhs[:, t], dz[:, t + 1], w_hh)
-            dc.addcmul_(dh, dc_from_dh[t])
-            torch.mul(dh, dzo_from_dh[t], out=dz[:, t, :H])
-            torch.mul(dc.unsqueeze(1), dzifg_from_dc[t], out=dz[:, t, H:].unflatten(1, (3, H)))
-            dc.mul_(f[t])
+            dh = dhs_t[t] if t == T - 1 else torch.addmm(dhs_t[t], dz_t[t + 1], w_hh)
+            dc.addcmul_(dh, a_t[t])
+            torch.mul(dh, b_t[t], out=dzo_t[t])
+            torch.mul(dc.unsqueeze(1), m_t[t], out=dzifg_t[t])
+            dc.mul_(f_t[t])
         dh0 = dz[:, 0] @ w_hh
         dw_hh = None
         if ctx.needs_input_grad[3]:
