@@ -422,7 +422,9 @@ class LSTM(_Recurrent):
     ``impl="fused"`` (default) computes the input projections of all steps in one matrix product
     and runs the recurrence in ``_LSTMSequence``: one matrix product per step for all four gates, and
     a backward pass through time written by hand. ``impl="cell"`` loops ``lstm_cell`` and lets autograd
-    do the backward pass: the textbook, several times slower. Both give the same numbers.
+    do the backward pass: the textbook, several times slower. Both give the same numbers. Under
+    ``torch.autocast`` the fused path computes the input projections in low precision and the
+    recurrence in the weights' dtype, so its outputs are in the weights' dtype.
     """
 
     _gates = 4
@@ -458,7 +460,8 @@ class LSTM(_Recurrent):
                 w_in = _gate_rows(w_ih)
                 xw = out @ w_in.T if b_ih is None or b_hh is None else torch.addmm(
                     _gate_rows(b_ih + b_hh), out.reshape(B * T, -1), w_in.T).view(B, T, -1)
-                out, c = _LSTMSequence.apply(xw, h0[k], c0[k], _gate_rows(w_hh))
+                # under autocast xw comes in low precision: the recurrence runs in the weights' dtype
+                out, c = _LSTMSequence.apply(xw.to(w_hh.dtype), h0[k], c0[k], _gate_rows(w_hh))
                 h = out[:, -1]
             else:
                 h, c, steps = h0[k], c0[k], []

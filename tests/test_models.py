@@ -85,6 +85,13 @@ def test_lstm_loss_of_the_final_cell_state_alone_has_the_right_gradient() -> Non
     g_o = grads(ours(x)[1][1].square().sum(), list(ours.parameters()))
     for a, b in zip(g_o, g_r):
         assert_close(a, b)
+    # plain sums: the gradients arrive as expanded (stride 0) tensors
+    out_r, (_, c_r) = ref(x)
+    out_o, (_, c_o) = ours(x)
+    g_r = grads(out_r.sum() + c_r.sum(), list(ref.parameters()))
+    g_o = grads(out_o.sum() + c_o.sum(), list(ours.parameters()))
+    for a, b in zip(g_o, g_r):
+        assert_close(a, b)
 
 
 def test_lstm_same_seed_gives_torch_s_weights_and_shapes() -> None:
@@ -426,3 +433,16 @@ def test_lm_loss_is_the_mean_cross_entropy() -> None:
     y = torch.tensor([[1, 2, IGNORE_INDEX], [4, IGNORE_INDEX, 6]])
     expected = -torch.stack([logits[b, t].log_softmax(-1)[y[b, t]] for b, t in [(0, 0), (0, 1), (1, 0), (1, 2)]]).mean()
     assert_close(lm_loss(logits, y), expected)
+
+
+def test_lstm_runs_under_autocast_and_its_gradients_reach_every_weight() -> None:
+    torch.manual_seed(9)
+    ours = LSTM(4, 5, 2)
+    x = torch.randn(2, 3, 4, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, (h, c) = ours(x)
+    exact, _ = ours(x)
+    assert_close(out.float(), exact, atol=0.05)  # bfloat16 keeps about 3 significant digits
+    out.float().sum().backward()
+    assert x.grad is not None and x.grad.dtype == torch.float32
+    assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in ours.parameters())
