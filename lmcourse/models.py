@@ -230,11 +230,12 @@ class _LSTMSequence(torch.autograd.Function):
         dhs_t, f_t = dhs.unbind(1), f.unbind(0)
         a_t, b_t, m_t = dc_from_dh.unbind(0), dzo_from_dh.unbind(0), dzifg_from_dc.unbind(0)
         dc = dc_last.clone(memory_format=torch.contiguous_format)
+        dc_3 = dc.unsqueeze(1)                                                       # a view: follows dc's updates
         for t in range(T - 1, -1, -1):
             dh = dhs_t[t] if t == T - 1 else torch.addmm(dhs_t[t], dz_t[t + 1], w_hh)
             dc.addcmul_(dh, a_t[t])
             torch.mul(dh, b_t[t], out=dzo_t[t])
-            torch.mul(dc.unsqueeze(1), m_t[t], out=dzifg_t[t])
+            torch.mul(dc_3, m_t[t], out=dzifg_t[t])
             dc.mul_(f_t[t])
         dh0 = dz[:, 0] @ w_hh
         dw_hh = None
@@ -369,9 +370,9 @@ class RNN(_Recurrent):
             xw = out @ w_ih.T  # (B, T, H): every step's input projection at once
             if b_ih is not None and b_hh is not None:
                 xw = xw + (b_ih + b_hh)
-            h, hs = h0[k], []
+            h, hs, w_t = h0[k], [], w_hh.T.contiguous()  # a row-major right operand multiplies faster
             for t in range(T):
-                h = act(torch.addmm(xw[:, t], h, w_hh.T))  # = rnn_cell(out[:, t], h, ...)
+                h = act(torch.addmm(xw[:, t], h, w_t))  # = rnn_cell(out[:, t], h, ...)
                 hs.append(h)
             out = torch.stack(hs, dim=1)
             last.append(h)
