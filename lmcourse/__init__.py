@@ -12,6 +12,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.tokenize`` character, word and byte-pair tokenisers written from scratch
 - ``lmcourse.ngram``    count-based n-gram models, from MLE and add-k to backoff and (modified) Kneser-Ney
 - ``lmcourse.batches``  ids to training examples: shifted windows, padding with a loss mask, random batches
+- ``lmcourse.models``   neural LMs: RNN and LSTM from scratch (PyTorch's layout); bigram, MLP, recurrent LMs; sampling
 - ``lmcourse.train``    one training loop for every chapter: evaluation, loss history, clipping, NaN stops
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
