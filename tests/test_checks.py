@@ -975,6 +975,23 @@ def mkn_discounts(counts: object) -> tuple[float, float, float]:
     return 1 - 2 * y * c[2] / c[1], 2 - 3 * y * c[3] / c[2], 3 - 4 * y * c[4] / c[3]
 
 
+def softmax_ce_grad(logits: object, targets: object) -> torch.Tensor:
+    z = torch.as_tensor(logits)
+    t = torch.as_tensor(targets)
+    return (torch.softmax(z, dim=1) - torch.nn.functional.one_hot(t, z.shape[1]).to(z.dtype)) / len(t)
+
+
+def mlp_logits(ids: object, *weights: object) -> torch.Tensor:
+    E, W1, b1, W2, b2 = (torch.as_tensor(w) for w in weights)
+    x = E[torch.as_tensor(ids)].flatten(1)  # the k embeddings side by side, oldest first
+    return torch.tanh(x @ W1 + b1) @ W2 + b2
+
+
+def count_model_loss(N: object) -> float:
+    n = torch.as_tensor(np.asarray(N), dtype=torch.float64)
+    return float(-torch.xlogy(n, n / n.sum(dim=1, keepdim=True).clamp(min=1)).sum() / n.sum())
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -993,6 +1010,10 @@ RIGHT = {
     "ch03_best_lambda": best_lambda,
     "ch03_continuation_probs": continuation_probs,
     "ch03_mkn_discounts": mkn_discounts,
+    "ch04_softmax_ce_grad": softmax_ce_grad,
+    "ch04_mlp_logits": mlp_logits,
+    "ch04_count_model_loss": count_model_loss,
+    "ch04_mlp_parameter_count": lambda V, context, d, hidden: V * d + context * d * hidden + hidden + hidden * V + V,
 }
 
 
