@@ -470,3 +470,27 @@ def test_mlp_parameter_count_names_the_mistake(wrong: Any, why: str | None) -> N
         return
     with pytest.raises(checks.CheckFailed, match=why):
         checks.ch04_mlp_parameter_count(wrong)
+
+
+# --- all four ------------------------------------------------------------------------------------------------
+
+
+def test_mistakes_made_in_float32_are_named_too() -> None:
+    def sign_flipped32(z: Any, t: Any) -> torch.Tensor:
+        z32, t64 = torch.as_tensor(z).float(), torch.as_tensor(t)
+        return (F.one_hot(t64, z32.shape[1]).float() - torch.softmax(z32, 1)) / len(t64)
+
+    def relu32(ids: Any, *weights: Any) -> torch.Tensor:
+        E, W1, b1, W2, b2 = (torch.as_tensor(w).float() for w in weights)
+        return torch.relu(E[torch.as_tensor(ids)].flatten(1) @ W1 + b1) @ W2 + b2
+
+    def bits32(N: Any) -> torch.Tensor:
+        n = torch.as_tensor(np.asarray(N)).float()
+        return -torch.xlogy(n, n / n.sum(1, keepdim=True).clamp(min=1)).sum() / n.sum() / math.log(2)
+
+    with pytest.raises(checks.CheckFailed, match="the sign is flipped"):
+        checks.ch04_softmax_ce_grad(sign_flipped32)
+    with pytest.raises(checks.CheckFailed, match="not relu"):
+        checks.ch04_mlp_logits(relu32)
+    with pytest.raises(checks.CheckFailed, match="that is the loss in bits"):
+        checks.ch04_count_model_loss(bits32)

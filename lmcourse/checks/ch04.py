@@ -554,8 +554,8 @@ _LOSS_MISTAKES: dict[str, Callable[[Any], float]] = {
 }
 
 _LOSS_HINTS = {
-    "bits": "that is the loss in bits (log2): the cross-entropy of a network's loss is in nats, with the natural "
-            "log (np.log, torch.log). Bits are nats / ln 2.",
+    "bits": "that is the loss in bits (log2): a network's cross-entropy loss (F.cross_entropy) is in nats, with the "
+            "natural log (np.log, torch.log); bits are nats / ln 2.",
     "log10": "use the natural log (np.log, torch.log), not log10: the loss is in nats.",
     "joint": "that is the entropy of the joint distribution N / N.sum(): the model predicts the next token given "
              "the current one, P(b | a) = N[a, b] / N[a].sum(), normalised row by row.",
