@@ -992,6 +992,26 @@ def count_model_loss(N: object) -> float:
     return float(-torch.xlogy(n, n / n.sum(dim=1, keepdim=True).clamp(min=1)).sum() / n.sum())
 
 
+def rnn_step(x_t: object, h: object, W_xh: object, W_hh: object, b: object) -> torch.Tensor:
+    x_t, h, W_xh, W_hh, b = (torch.as_tensor(a) for a in (x_t, h, W_xh, W_hh, b))
+    return torch.tanh(x_t @ W_xh + h @ W_hh + b)
+
+
+def run_rnn(xs: object, h0: object, W_xh: object, W_hh: object, b: object) -> torch.Tensor:
+    xs, h = torch.as_tensor(xs), torch.as_tensor(h0)
+    hs = []
+    for t in range(xs.shape[1]):
+        h = rnn_step(xs[:, t], h, W_xh, W_hh, b)
+        hs.append(h)
+    return torch.stack(hs, dim=1)
+
+
+def clip_grad_norm(grads: list[object], max_norm: float) -> list[torch.Tensor]:
+    ts = [torch.as_tensor(g) for g in grads]
+    total = float(torch.sqrt(sum((t.double() ** 2).sum() for t in ts)))
+    return [t * min(1.0, max_norm / total) for t in ts]
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1014,6 +1034,9 @@ RIGHT = {
     "ch04_mlp_logits": mlp_logits,
     "ch04_count_model_loss": count_model_loss,
     "ch04_mlp_parameter_count": lambda V, context, d, hidden: V * d + context * d * hidden + hidden + hidden * V + V,
+    "ch05_rnn_step": rnn_step,
+    "ch05_run_rnn": run_rnn,
+    "ch05_clip_grad_norm": clip_grad_norm,
 }
 
 

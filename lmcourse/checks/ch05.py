@@ -613,7 +613,7 @@ def ch05_clip_grad_norm(clip_grad_norm: Callable[[list[Any], float], Any]) -> No
             got = call(ex, clip_grad_norm, given, max_norm,
                        hint="grads is a list of numpy arrays here or of torch tensors: (g ** 2).sum() works on "
                             "both. Otherwise run your function on this input yourself and read the traceback above.")
-        changed = [k for k, (g, a) in enumerate(zip(given, grads)) if not _unchanged(g, a)]
+        changed = [k for k, (g, a) in enumerate(zip(items, grads)) if not _unchanged(g, a)]
         if changed or len(given) != len(items) or any(g is not item for g, item in zip(given, items)):
             fail(ex, f"{what} changed the gradients it was given" if changed else
                  f"{what} changed the list it was given", Description("the gradients as given"),
