@@ -116,6 +116,8 @@ def step_nn_rnn_layout(x_t: Any, h: Any, W_xh: Any, W_hh: Any, b: Any) -> torch.
          "not to each term separately"),
         (lambda *a: step_numpy(*a) + np_args(a[1])[0], "don't add the previous h"),
         (step_in_place, r"changed h(.|\n)*h\[:\] = "),
+        (lambda x, h, Wx, Wh, b: torch.tanh(x @ Wx + h @ Wh + b),  # torch only: the numpy case raises
+         r"raised TypeError(.|\n)*numpy arrays or torch tensors \(np.tanh or torch.tanh to match\)"),
         (lambda *a: step_numpy(*a).T, r"shape \(B, H\) = \(8, 12\)(.|\n)*shape \(12, 8\)"),
         (lambda *a: np.round(step_numpy(*a), 3), "don't round: this is the new state rounded to 3 decimals"),
         (lambda *a: step_numpy(*a) + 1e-3, r"the input times W_xh, plus the previous state times W_hh"),
