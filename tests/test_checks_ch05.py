@@ -488,3 +488,15 @@ def test_mistakes_made_in_float32_are_named_too() -> None:
         checks.ch05_run_rnn(no_carry32)
     with pytest.raises(checks.CheckFailed, match="by its own norm"):
         checks.ch05_clip_grad_norm(per_tensor32)
+
+
+def test_clip_total_overwritten_by_the_last_gradient_is_named() -> None:
+    def clip_grad_norm(grads, max_norm):
+        total = 0.0
+        for g in grads:
+            total = float((np.asarray(g, dtype=np.float64) ** 2).sum())  # = instead of +=
+        factor = min(1.0, max_norm / total ** 0.5)
+        return [g * factor for g in grads]
+
+    with pytest.raises(checks.CheckFailed, match="keeps only the last gradient's"):
+        checks.ch05_clip_grad_norm(clip_grad_norm)

@@ -492,6 +492,8 @@ def _norm_of(kind: str, grads: list[Any]) -> float:
         return float(sum((a ** 2).sum() for a in arrays))
     if kind == "max norm":
         return float(max(np.sqrt((a ** 2).sum()) for a in arrays))
+    if kind == "last only":
+        return float(np.sqrt((arrays[-1] ** 2).sum()))
     raise ValueError(kind)
 
 
@@ -508,6 +510,7 @@ _CLIP_MISTAKES: dict[str, Callable[[list[Any], float], list[Any]]] = {
     "mean squares": _clip_by("mean squares"),
     "squared": _clip_by("squared"),
     "max norm": _clip_by("max norm"),
+    "last only": _clip_by("last only"),
     "unchanged": lambda grads, m: [_f64(g) for g in grads],
     "inverted": lambda grads, m: _scaled(grads, min(1.0, _total_norm(grads) / m)),
     "to unit": lambda grads, m: _scaled(grads, min(1.0, 1.0 / _total_norm(grads))),
@@ -533,6 +536,8 @@ _CLIP_HINTS = {
                "itself.",
     "max norm": "the total norm covers all the gradients together, sqrt(sum of g**2 over every entry of every "
                 "gradient), not the largest of their norms.",
+    "last only": "add every gradient's squares to the total (total += (g**2).sum() in the loop): yours keeps only "
+                 "the last gradient's, as if the total were overwritten at each step.",
     "unchanged": "clip: the total norm is above max_norm here, so multiply every gradient by max_norm / total_norm "
                  "(yours are returned as they came).",
     "inverted": "the factor is max_norm / total_norm (below 1 when the norm is too large), not total_norm / max_norm.",
@@ -543,7 +548,8 @@ _CLIP_HINTS = {
 def _clip_cases() -> list[tuple[str, list[Any], float]]:
     """Gradients shaped like a small RNN's (W_xh (30, 16), b (16,), W_out (64, 30)...), four settings: above the
     threshold, below it (float32), exploding (an RMS above max_norm too, so that the mean of squares clips, at the
-    wrong factor), and torch.float64 with four gradients just above it."""
+    wrong factor), and torch.float64 with four gradients above it, the largest not the last (so that a total of
+the last gradient only and one of the largest gradient differ)."""
     import numpy as np
     import torch
 
@@ -558,7 +564,7 @@ def _clip_cases() -> list[tuple[str, list[Any], float]]:
     described = [(above, "3 float64 arrays (30, 16), (16,), (64, 30)", 1.0),
                  (below, "3 float32 arrays (30, 16), (16,), (64, 30)", 5.0),
                  (exploding, "3 torch.float32 tensors (30, 16), (16,), (64, 30)", 1.0),
-                 (four, "4 torch.float64 tensors (12, 40), (40,), (40, 40), (40,)", 1.0)]
+                 (four, "4 torch.float64 tensors (12, 40), (40,), (40, 40), (40,)", 0.5)]
     return [(f"clip_grad_norm([{what} of total norm {_total_norm(grads):.4g}], max_norm={max_norm})", grads, max_norm)
             for grads, what, max_norm in described]
 
