@@ -624,7 +624,7 @@ def _forget_hint(before: dict[str, Any], module: Any, layers: int, H: int, value
     totals = _forget_totals(module, layers, H)
     good = [bool(np.allclose(t, value, rtol=0, atol=FORGET_ATOL)) for t in totals]
     untouched = [not changes[f"bias_ih_l{k}"] and not changes[f"bias_hh_l{k}"] for k in range(layers)]
-    if not any(any(v) for v in changes.values()):
+    if not any(changes.values()):
         return ("the LSTM's biases did not change: change the module's own parameters, in place (with "
                 "torch.no_grad(): lstm.bias_ih_l0[H:2H] = value ...). A copy (p.detach().clone(), p.clone(), "
                 "torch.tensor(p), copy.deepcopy(lstm)) changes nothing in the module given.")
@@ -664,7 +664,7 @@ def _extra_hint(before: dict[str, Any], module: Any, layers: int, H: int, value:
     whole = [name for name, qs in extra.items() if len(qs) == 3]
     if whole:
         new = _f64(getattr(module, whole[0]))
-        what = f"the whole of {whole[0]} is {value if np.allclose(new, value) else 'changed'}"
+        what = f"the whole of {whole[0]} is {new[0]:g}" if np.all(new == new[0]) else f"all of {whole[0]} changed"
         return (f"set only the forget gate's slice H:2H = {H}:{2 * H}, not the whole bias vector ({what}): the other "
                 "gates' biases stay as they were.")
     slices = "; ".join(f"{name}[{q * H}:{(q + 1) * H}] ({_SLICE_GATES[q]})" for name, qs in extra.items() for q in qs)
