@@ -152,7 +152,8 @@ def _lstm_reference(x: Any, h: Any, c: Any, W: Any, U: Any, b: Any) -> tuple[Any
     import torch
 
     x, h, c, W, U, b = (torch.tensor(_f64(a)) for a in (x, h, c, W, U, b))
-    cell = torch.nn.utils.skip_init(torch.nn.LSTMCell, W.shape[0], U.shape[0], dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):  # its random initial weights are overwritten: draw them off the record
+        cell = torch.nn.LSTMCell(W.shape[0], U.shape[0], dtype=torch.float64)
     with torch.no_grad():
         cell.weight_ih.copy_(W.T)
         cell.weight_hh.copy_(U.T)
@@ -399,7 +400,8 @@ def _gru_reference(x: Any, h: Any, W_ih: Any, W_hh: Any, b_ih: Any, b_hh: Any) -
     import torch
 
     x, h, W_ih, W_hh, b_ih, b_hh = (torch.tensor(_f64(a)) for a in (x, h, W_ih, W_hh, b_ih, b_hh))
-    cell = torch.nn.utils.skip_init(torch.nn.GRUCell, W_ih.shape[1], h.shape[1], dtype=torch.float64)
+    with torch.random.fork_rng(devices=[]):  # its random initial weights are overwritten: draw them off the record
+        cell = torch.nn.GRUCell(W_ih.shape[1], h.shape[1], dtype=torch.float64)
     with torch.no_grad():
         for param, value in zip((cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh), (W_ih, W_hh, b_ih, b_hh)):
             param.copy_(value)
