@@ -1012,6 +1012,29 @@ def clip_grad_norm(grads: list[object], max_norm: float) -> list[torch.Tensor]:
     return [t * min(1.0, max_norm / total) for t in ts]
 
 
+def lstm_step(*args: object) -> tuple[torch.Tensor, torch.Tensor]:
+    x, h, c, W, U, b = (torch.as_tensor(a) for a in args)
+    i, f, g, o = (x @ W + h @ U + b).chunk(4, dim=1)  # PyTorch's gate order
+    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+    return torch.sigmoid(o) * torch.tanh(c_new), c_new
+
+
+def gru_step(*args: object) -> torch.Tensor:
+    x, h, W_ih, W_hh, b_ih, b_hh = (torch.as_tensor(a) for a in args)
+    (i_r, i_z, i_n), (h_r, h_z, h_n) = (x @ W_ih.T + b_ih).chunk(3, 1), (h @ W_hh.T + b_hh).chunk(3, 1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    return (1 - z) * torch.tanh(i_n + r * h_n) + z * h
+
+
+def set_forget_bias(lstm: torch.nn.LSTM, value: float) -> torch.nn.LSTM:
+    H = lstm.hidden_size
+    with torch.no_grad():
+        for k in range(lstm.num_layers):
+            getattr(lstm, f"bias_ih_l{k}")[H:2 * H] = value
+            getattr(lstm, f"bias_hh_l{k}")[H:2 * H] = 0.0
+    return lstm
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1037,6 +1060,9 @@ RIGHT = {
     "ch05_rnn_step": rnn_step,
     "ch05_run_rnn": run_rnn,
     "ch05_clip_grad_norm": clip_grad_norm,
+    "ch06_lstm_step": lstm_step,
+    "ch06_gru_step": gru_step,
+    "ch06_set_forget_bias": set_forget_bias,
 }
 
 
