@@ -115,9 +115,10 @@ class History:
         if not self.steps:
             return "History(steps=0)"
         tail = min(20, self.steps)
-        text = f"History(steps={self.steps}, train_loss={self.smoothed(tail)[-1]:.4g} (mean of the last {tail})"
+        # 4 significant digits, trailing zeros kept (#), so that 2.200 and 2.219 line up as the same precision
+        text = f"History(steps={self.steps}, train_loss={self.smoothed(tail)[-1]:#.4g} (mean of the last {tail})"
         if self.valid_loss:
-            text += f", valid_loss={self.valid_loss[-1]:.4g} at step {self.eval_steps[-1]}"
+            text += f", valid_loss={self.valid_loss[-1]:#.4g} at step {self.eval_steps[-1]}"
         return text + ")"
 
 
@@ -321,9 +322,14 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     if not params:
         raise ValueError(f"model {type(model).__name__} has no parameters to train (none with requires_grad=True).")
     if isinstance(optimizer, torch.optim.Optimizer):
-        if lr is not None or weight_decay != 0.0:
-            raise ValueError("lr and weight_decay are set on the optimizer you passed; leave them out of train(), "
-                             f"got lr={lr!r}, weight_decay={weight_decay!r}.")
+        given = {name: value for name, value in (("lr", lr), ("weight_decay", weight_decay))
+                 if value is not None and not (name == "weight_decay" and value == 0.0)}  # 0.0: the default
+        if given:
+            names = " and ".join(given)
+            raise ValueError(f"{names} {'are' if len(given) > 1 else 'is'} set on the optimizer you passed; leave "
+                             f"{'them' if len(given) > 1 else 'it'} out of train() (or pass optimizer='adamw' or "
+                             f"'sgd' to have train() build one), got "
+                             f"{', '.join(f'{name}={value!r}' for name, value in given.items())}.")
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         if not any(id(p) in held for p in params):
             raise ValueError("the optimizer holds none of this model's parameters; was it built for another model "

@@ -433,10 +433,18 @@ def test_history_smoothing_plotting_and_repr() -> None:
     assert ax.get_yscale() == "log" and list(ax.get_lines()[0].get_ydata()) == h.grad_norm
     assert "before clipping" in ax.get_ylabel()
     plt.close("all")
-    assert repr(h) == "History(steps=4, train_loss=2.5 (mean of the last 4), valid_loss=1.5 at step 4)"
+    assert repr(h) == "History(steps=4, train_loss=2.500 (mean of the last 4), valid_loss=1.500 at step 4)"
     assert repr(History()) == "History(steps=0)"  # and no seconds: a stored output must not vary
     with pytest.raises(ValueError, match=r"window must be >= 1 \(steps to average over, e\.g\. 20\), got 0"):
         h.smoothed(0)
+
+
+def test_history_repr_prints_both_losses_with_four_significant_digits() -> None:
+    """2.2 next to 2.219 looked less precise than it was: trailing zeros are kept (:#.4g)."""
+    h = History(train_loss=[2.2] * 20, grad_norm=[1.0] * 20, eval_steps=[20], valid_loss=[2.2191])
+    assert repr(h) == "History(steps=20, train_loss=2.200 (mean of the last 20), valid_loss=2.219 at step 20)"
+    h = History(train_loss=[0.01], grad_norm=[1.0], eval_steps=[1], valid_loss=[12.0])
+    assert repr(h) == "History(steps=1, train_loss=0.01000 (mean of the last 1), valid_loss=12.00 at step 1)"
 
 
 def test_the_loop_is_short_enough_to_read() -> None:
@@ -470,8 +478,14 @@ def bad_calls(x: torch.Tensor, y: torch.Tensor) -> list:
                                              r"got 'adam'"),
         (dict(optimizer=torch.optim.SGD(other.parameters(), lr=0.1), lr=None), ValueError,
          r"the optimizer holds none of this model's parameters; was it built for another model"),
-        (dict(optimizer="sgd-instance"), ValueError, r"lr and weight_decay are set on the optimizer you passed; "
-                                                     r"leave them out of train\(\), got lr=0\.1"),
+        (dict(optimizer="sgd-instance"), ValueError, r"^lr is set on the optimizer you passed; leave it out of "
+                                                     r"train\(\) \(or pass optimizer='adamw' or 'sgd' to have "
+                                                     r"train\(\) build one\), got lr=0\.1\.$"),
+        (dict(optimizer="sgd-instance", lr=None, weight_decay=0.5), ValueError,
+         r"^weight_decay is set on the optimizer you passed; leave it out of train\(\) .*got weight_decay=0\.5\.$"),
+        (dict(optimizer="sgd-instance", weight_decay=0.5), ValueError,
+         r"^lr and weight_decay are set on the optimizer you passed; leave them out .*got lr=0\.1, "
+         r"weight_decay=0\.5\.$"),
         (dict(seed=None), TypeError, r"pass exactly one of seed \(e\.g\. seed=0\) and generator .*got neither"),
         (dict(generator=torch.Generator()), TypeError, r"pass exactly one of seed .*got both"),
         (dict(seed=None, generator=0), TypeError, r"generator must be a torch\.Generator, got int"),
@@ -496,11 +510,11 @@ def bad_calls(x: torch.Tensor, y: torch.Tensor) -> list:
     ]
 
 
-@pytest.mark.parametrize("case", range(32))
+@pytest.mark.parametrize("case", range(34))
 def test_bad_arguments_are_refused_with_a_remedy(case: int, data: tuple[torch.Tensor, torch.Tensor]) -> None:
     x, y = data
     cases = bad_calls(x, y)
-    assert len(cases) == 32  # keep the parametrize range in step with the list
+    assert len(cases) == 34  # keep the parametrize range in step with the list
     change, error, message = cases[case]
     model = change.pop("model", Bigram())
     kwargs: dict = dict(x=x, y=y, steps=3, batch_size=4, lr=0.1, seed=0) | change
