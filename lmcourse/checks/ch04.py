@@ -226,11 +226,11 @@ def ch04_softmax_ce_grad(softmax_ce_grad: Callable[[Any, Any], Any]) -> None:
     subtracted first, and a float64 array (12 x 30) whose rows span a wide range (one logit 1000 above or below
     the others, rows like [0, 800, 1, ...]), where shifting each row by its min, its mean or its first logit
     still overflows: only the max (or a log-sum-exp computed with it) is safe. The answer is an (N, V) array or
-    tensor (float32 is fine: rtol 1e-4, atol 1e-7); the inputs
-    must be left as they were. The reference is torch's autograd of F.cross_entropy in float64. The hint names the
-    mistake: the sum's gradient (no / N), the sign flipped, no softmax, softmax over the columns, one-hot at the
-    argmax, no one-hot, / V, the log-softmax, nan from exp overflowing, from one max for the whole array or from a
-    row shifted by something other than its max, the loss returned instead of its gradient.
+    tensor (float32 is fine: rtol 1e-4, atol 1e-7); the inputs must be left as they were. The reference is torch's
+    autograd of F.cross_entropy in float64. The hint names the mistake: the sum's gradient (no / N), the sign
+    flipped, no softmax, softmax over the columns, one-hot at the argmax, no one-hot, / V, the log-softmax, nan from
+    exp overflowing, from one max for the whole array or from a row shifted by something other than its max, the
+    loss returned instead of its gradient.
     """
     import numpy as np
 
