@@ -700,11 +700,12 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
     ``generator`` (a ``torch.Generator`` you seed), never the global random state: the same seed gives
     the same text, and sampling shifts no other random stream. The draws happen on the generator's
     device (a CPU generator works with a model on a GPU). ``temperature`` > 0: below 1 sharpens
-    the distribution, above 1 flattens it. A recurrent model reads the prompt once and then carries
+    the distribution, above 1 flattens it; a tiny one (1e-9, even 1e-300) picks the most likely token,
+    as greedy decoding does (ties shared). A recurrent model reads the prompt once and then carries
     its state, one token at a time; the others re-read their last ``context`` tokens.
 
     Returns the new ids only (not the prompt), as a list of ints: ``n`` of them, or fewer when
-    ``stop`` (e.g. an ``<eos>`` id) is drawn, which is then the last one. ``prompt_ids`` is a
+    ``stop`` (e.g. an ``<eos>`` id, which must be in 0 .. V-1) is drawn, which is then the last one. ``prompt_ids`` is a
     non-empty list or 1-D tensor of ids (start a record with its ``<bos>`` id). The model is put in
     eval mode while sampling and back in its previous mode afterwards; no gradients are kept.
     """
@@ -719,7 +720,15 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}; 1 samples the model's own "
                          "distribution, smaller values sharpen it.")
     if stop is not None:
-        stop = _whole(stop, "stop", 0)
+        V = model.vocab_size
+        if isinstance(stop, bool) or not isinstance(stop, numbers.Integral):
+            raise TypeError(f"stop must be a token id (an int) or None, got {stop!r} ({type(stop).__name__}); "
+                            "e.g. stop=tok.token_to_id(EOS) to end a sample at <eos>.")
+        if not 0 <= stop < V:
+            raise ValueError(f"stop={stop} is not a token id of the model's vocabulary, ids 0 .. {V - 1} (vocab_size "
+                             f"{V}), so it could never be drawn; pass the id of the token that ends a sample, e.g. "
+                             "stop=tok.token_to_id(EOS), or stop=None to always generate n tokens.")
+        stop = int(stop)
     if isinstance(prompt_ids, torch.Tensor):
         if prompt_ids.dim() != 1:
             raise ValueError(f"prompt_ids must be one sequence of ids (1-D), got a tensor of shape "
@@ -745,7 +754,12 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
                     logits, state = model.run(idx, state)
                 else:
                     logits, _ = model(idx[:, -model.context:])  # type: ignore[misc]
-                probs = torch.softmax(logits[0, -1].float() / temperature, dim=-1).to(generator.device)
+                # The max subtracted before dividing: a tiny temperature then sends every other logit to -inf
+                # (greedy), where logits / temperature would overflow to inf and softmax give nan. In float64, so
+                # that no temperature > 0 rounds to 0; at temperature 1 the result is bit for bit logits - max.
+                z = logits[0, -1].float()
+                scaled = ((z - z.max()).double() / temperature).float()
+                probs = torch.softmax(scaled, dim=-1).to(generator.device)
                 token = int(torch.multinomial(probs, 1, generator=generator))
                 out.append(token)
                 if token == stop:

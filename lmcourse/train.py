@@ -115,9 +115,10 @@ class History:
         if not self.steps:
             return "History(steps=0)"
         tail = min(20, self.steps)
-        text = f"History(steps={self.steps}, train_loss={self.smoothed(tail)[-1]:.4g} (mean of the last {tail})"
+        # 4 significant digits, trailing zeros kept (#), so that 2.200 and 2.219 line up as the same precision
+        text = f"History(steps={self.steps}, train_loss={self.smoothed(tail)[-1]:#.4g} (mean of the last {tail})"
         if self.valid_loss:
-            text += f", valid_loss={self.valid_loss[-1]:.4g} at step {self.eval_steps[-1]}"
+            text += f", valid_loss={self.valid_loss[-1]:#.4g} at step {self.eval_steps[-1]}"
         return text + ")"
 
 
@@ -233,6 +234,49 @@ def _logits(model: torch.nn.Module, xb: torch.Tensor, yb: torch.Tensor) -> torch
     return logits
 
 
+def _check_targets(y: torch.Tensor, vocab_size: int, name: str) -> None:
+    """Every target in ``y`` is an id 0 .. vocab_size-1 or IGNORE_INDEX; else a ValueError naming the first bad one.
+
+    F.cross_entropy would say only "IndexError: Target 30 is out of bounds" (or fail on the GPU with a device assert).
+    """
+    bad = (y != IGNORE_INDEX) & ((y < 0) | (y >= vocab_size))
+    if bool(bad.any()):
+        where = tuple(int(i) for i in bad.nonzero()[0])
+        many = int(bad.sum())
+        raise ValueError(
+            f"{name}[{', '.join(map(str, where))}] = {int(y[where])} is not a target id of this model: it returns "
+            f"{vocab_size} logits per prediction (a vocabulary of size {vocab_size}), so targets are ids 0 .. "
+            f"{vocab_size - 1}, or {IGNORE_INDEX} (batches.IGNORE_INDEX) for a position to skip; {many} target"
+            f"{'s are' if many > 1 else ' is'} out of range. Encode {name} with the tokeniser the model was built "
+            "for, or build the model with a vocab_size that covers every id.")
+
+
+def _check_logits_kind(logits: torch.Tensor) -> None:
+    """Refuse outputs that are probabilities or log-probabilities: F.cross_entropy wants logits (any real numbers).
+
+    Probabilities train badly and silently (the softmax is applied twice); log-probabilities happen to give the same
+    loss, but every other consumer of the output (generate, a temperature) expects logits. Raw logits never look
+    like either: all in [0, 1] with each row summing to 1, or all <= 0 with each row's logsumexp 0 (within 1e-3),
+    except for a vocabulary of one token, which is left alone.
+    """
+    import torch
+
+    z = logits.detach().double().flatten(0, -2)
+    if z.shape[-1] < 2 or z.numel() == 0 or bool(torch.isnan(z).any()):
+        return  # a NaN is the divergence check's to report, with its causes
+    if bool(((z >= 0) & (z <= 1)).all()) and bool(((z.sum(-1) - 1).abs() <= 1e-3).all()):
+        kind, what, op, last = ("probabilities", "rows sum to 1", "softmax",
+                                "softmax (torch.softmax, F.softmax, nn.Softmax)")
+    elif bool((z <= 0).all()) and bool((torch.logsumexp(z, -1).abs() <= 1e-3).all()):
+        kind, what, op, last = ("log-probabilities", "each row's logsumexp is 0", "log-softmax",
+                                "log_softmax (or log of a softmax)")
+    else:
+        return
+    raise ValueError(f"the model returns {kind} ({what}); return logits: F.cross_entropy applies the {op} itself. "
+                     f"Leave out the last {last} of the model's forward: its output should be the raw scores of the "
+                     "output layer, any real numbers.")
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -245,7 +289,9 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
     to ``IGNORE_INDEX`` are skipped, and every real target weighs the same: the losses
     are summed over all batches and divided by the number of targets, which is not
     the mean of the batch means when batches hold different numbers of targets.
-    ``device=None`` scores on the model's device; a device given moves the model there.
+    ``device=None`` scores on the model's device; a device given moves the model there. A target outside
+    0 .. V-1 (other than ``IGNORE_INDEX``), or a model returning probabilities or log-probabilities
+    instead of logits, is a ValueError.
     """
     import torch
     import torch.nn.functional as F
@@ -261,7 +307,11 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
         with torch.no_grad():
             for start in range(0, x.shape[0], batch_size):
                 xb, yb = x[start:start + batch_size].to(device), y[start:start + batch_size].to(device)
-                logits = _logits(model, xb, yb).float()
+                logits = _logits(model, xb, yb)
+                if start == 0:  # once, now that the number of logits V is known
+                    _check_targets(y, logits.shape[-1], "y")
+                    _check_logits_kind(logits)
+                logits = logits.float()
                 total += F.cross_entropy(logits.flatten(0, -2), yb.flatten(), reduction="sum").item()
                 count += int((yb != IGNORE_INDEX).sum())
     finally:
@@ -271,6 +321,30 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
 
 
 # --------------------------------------------------------------------------- training
+
+
+def _check_first_output(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        valid: tuple[torch.Tensor, torch.Tensor] | None, batch_size: int, device: torch.device) -> None:
+    """Before the first update: the model's output on the first rows of ``x`` is logits of the right shape, and
+    every target of ``y`` (and of ``valid``) is one of its ids.
+
+    The model runs in eval mode without gradients, so this draws no random numbers (no dropout) and changes
+    nothing; each module's mode is put back afterwards.
+    """
+    import torch
+
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = _logits(model, x[:batch_size].to(device), y[:batch_size].to(device))
+    finally:
+        for m, mode in modes:
+            m.train(mode)
+    _check_targets(y, logits.shape[-1], "y")
+    if valid is not None:
+        _check_targets(valid[1], logits.shape[-1], "y_valid")
+    _check_logits_kind(logits)
 
 
 def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int, batch_size: int,
@@ -293,6 +367,11 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     - ``seed`` or ``generator`` (exactly one): where the batches come from.
     - ``device``: ``None`` trains where the model's parameters are; a device given moves the model there.
     - ``desc``: the progress bar's label (the bar is silent under test).
+
+    Before the first update the model is run once on the first rows of ``x`` (in eval mode, without
+    gradients: nothing is drawn or changed) to check its output: logits of the targets' shape plus a
+    vocabulary axis of size V, not probabilities or log-probabilities; and every target of ``y`` and
+    ``y_valid`` must be an id 0 .. V-1 or ``IGNORE_INDEX``. Each is a ValueError that says what to change.
 
     A NaN or infinite loss or gradient raises :class:`TrainingDiverged`, which names the
     step and the likely cause, and carries the history so far. The model is left in
@@ -321,9 +400,14 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     if not params:
         raise ValueError(f"model {type(model).__name__} has no parameters to train (none with requires_grad=True).")
     if isinstance(optimizer, torch.optim.Optimizer):
-        if lr is not None or weight_decay != 0.0:
-            raise ValueError("lr and weight_decay are set on the optimizer you passed; leave them out of train(), "
-                             f"got lr={lr!r}, weight_decay={weight_decay!r}.")
+        given = {name: value for name, value in (("lr", lr), ("weight_decay", weight_decay))
+                 if value is not None and not (name == "weight_decay" and value == 0.0)}  # 0.0: the default
+        if given:
+            names = " and ".join(given)
+            raise ValueError(f"{names} {'are' if len(given) > 1 else 'is'} set on the optimizer you passed; leave "
+                             f"{'them' if len(given) > 1 else 'it'} out of train() (or pass optimizer='adamw' or "
+                             f"'sgd' to have train() build one), got "
+                             f"{', '.join(f'{name}={value!r}' for name, value in given.items())}.")
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         if not any(id(p) in held for p in params):
             raise ValueError("the optimizer holds none of this model's parameters; was it built for another model "
@@ -341,6 +425,7 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     if not isinstance(desc, str):
         raise TypeError(f"desc is the progress bar's label, a str such as 'training'; got {type(desc).__name__}.")
     device = _device(model, device)
+    _check_first_output(model, x, y, valid, batch_size, device)
     return training_loop(model, optimizer, x, y, steps=steps, batch_size=batch_size, generator=generator,
                          valid=valid, eval_every=eval_every, clip=clip, device=device, desc=desc)
 

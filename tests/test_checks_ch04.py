@@ -77,8 +77,43 @@ def grad_autograd(logits: Any, targets: Any) -> torch.Tensor:
     return z.grad  # type: ignore[return-value]
 
 
+def grad_scipy(logits: Any, targets: Any) -> np.ndarray:
+    from scipy.special import softmax
+
+    p = softmax(np.asarray(logits, dtype=np.float64), axis=1)
+    p[np.arange(len(p)), np.asarray(targets)] -= 1
+    return p / len(p)
+
+
+def grad_logsumexp_numpy(logits: Any, targets: Any) -> np.ndarray:
+    """softmax = exp(z - logsumexp(z)), the log-sum-exp computed with each row's max."""
+    z = np.asarray(logits, dtype=np.float64)
+    m = z.max(axis=1, keepdims=True)
+    p = np.exp(z - (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True))))
+    p[np.arange(len(p)), np.asarray(targets)] -= 1
+    return p / len(p)
+
+
+def grad_logsumexp_torch(dtype: torch.dtype) -> Any:
+    def grad(logits: Any, targets: Any) -> torch.Tensor:
+        z = torch.as_tensor(logits).to(dtype)
+        p = torch.exp(z - torch.logsumexp(z, dim=1, keepdim=True))
+        return (p - F.one_hot(torch.as_tensor(targets), z.shape[1]).to(dtype)) / len(p)
+
+    return grad
+
+
+def grad_log_softmax_torch(logits: Any, targets: Any) -> torch.Tensor:
+    z = torch.as_tensor(logits).float()
+    p = F.log_softmax(z, dim=1).exp()
+    p[torch.arange(len(p)), torch.as_tensor(targets)] -= 1
+    return p / len(p)
+
+
 @pytest.mark.parametrize("right", [grad_python, grad_numpy, grad_numpy32, grad_torch(torch.float32),
-                                   grad_torch(torch.float64), grad_autograd])
+                                   grad_torch(torch.float64), grad_autograd, grad_scipy, grad_logsumexp_numpy,
+                                   grad_logsumexp_torch(torch.float32), grad_logsumexp_torch(torch.float64),
+                                   grad_log_softmax_torch])
 def test_softmax_ce_grad_accepts_right_answers(right: object, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch04_softmax_ce_grad(right)  # type: ignore[arg-type]
     assert out_of(capsys).startswith("✓ exercise 04.1 (softmax_ce_grad) passed: ")
@@ -105,6 +140,33 @@ def grad_one_max(logits: Any, targets: Any) -> np.ndarray:
     return (e / e.sum(axis=1, keepdims=True) - parts(logits, targets)[1]) / len(z)
 
 
+def grad_shifted(shift: Any, dtype: Any = np.float64) -> Any:
+    """Softmax with each row shifted by ``shift(z)`` instead of its max: right on rows near +-1000, not on wide rows."""
+    def grad(logits: Any, targets: Any) -> np.ndarray:
+        z = np.asarray(logits, dtype=dtype)
+        with np.errstate(all="ignore"):
+            e = np.exp(z - shift(z))
+            return (e / e.sum(axis=1, keepdims=True) - parts(logits, targets)[1]) / len(z)
+
+    return grad
+
+
+def grad_mean_shift_torch32(logits: Any, targets: Any) -> torch.Tensor:
+    z = torch.as_tensor(logits).float()
+    e = (z - z.mean(dim=1, keepdim=True)).exp()
+    return (e / e.sum(dim=1, keepdim=True) - F.one_hot(torch.as_tensor(targets), z.shape[1])) / len(z)
+
+
+def test_rows_near_1000_alone_do_not_tell_a_row_shift_from_the_max() -> None:
+    """Why the wide rows are there: each wrong shift gives the right gradient on the first three cases."""
+    for shift in (lambda z: z.min(axis=1, keepdims=True), lambda z: z.mean(axis=1, keepdims=True),
+                  lambda z: z[:, :1]):
+        for _, z, t in ch04_checks._grad_cases()[:3]:
+            np.testing.assert_allclose(grad_shifted(shift)(z, t), grad_numpy(z, t), rtol=1e-4, atol=1e-7)
+    z = np.array([[0.0, 800.0, 1.0]])
+    assert np.isnan(grad_shifted(lambda z: z.min(axis=1, keepdims=True))(z, np.array([0]))).any()
+
+
 def grad_in_place(logits: Any, targets: Any) -> Any:
     logits -= logits.max(axis=1, keepdims=True) if isinstance(logits, np.ndarray) else \
         logits.max(dim=1, keepdim=True).values  # writes into the caller's logits
@@ -113,6 +175,10 @@ def grad_in_place(logits: Any, targets: Any) -> Any:
 
 def with_parts(f: Any) -> Any:
     return lambda z, t: f(*parts(z, t))
+
+
+WIDE = (r"span a wide range(.|\n)*entries are nan or inf(.|\n)*subtract each row's max \(shifting by the min or the "
+        r"mean still overflows when a row spans a wide range\)")
 
 
 @pytest.mark.parametrize(
@@ -131,6 +197,11 @@ def with_parts(f: Any) -> Any:
          / len(t), "not their logarithms"),
         (grad_unstable, r"near \+1000 and -1000(.|\n)*exp overflowed(.|\n)*Subtract each row's max"),
         (grad_one_max, r"near -1000 came out nan: you subtracted one max for the whole array"),
+        (grad_shifted(lambda z: z.min(axis=1, keepdims=True)), WIDE),
+        (grad_shifted(lambda z: z.mean(axis=1, keepdims=True)), WIDE),
+        (grad_shifted(lambda z: z[:, :1]), WIDE),
+        (grad_shifted(lambda z: np.median(z, axis=1, keepdims=True)), WIDE),
+        (grad_mean_shift_torch32, WIDE),
         (lambda z, t: F.cross_entropy(torch.as_tensor(np.asarray(z)), torch.as_tensor(np.asarray(t))).item(),
          r"shape \(64, 30\)(.|\n)*that is the loss itself"),
         (lambda z, t: grad_numpy(z, t).T, r"return shape \(N, V\), like the logits"),

@@ -428,6 +428,53 @@ def test_generate_stops_at_stop_and_checks_its_arguments() -> None:
         generate(nn.Linear(2, 2), [0], 5, generator=torch.Generator())
 
 
+@pytest.mark.parametrize("bad", [V, 999, -1])
+def test_generate_refuses_a_stop_outside_the_vocabulary(bad: int) -> None:
+    """A stop that can never be drawn used to be accepted: the sample then always ran to n tokens."""
+    with pytest.raises(ValueError, match=rf"^stop={bad} is not a token id of the model's vocabulary, ids 0 \.\. "
+                                         rf"{V - 1} \(vocab_size {V}\), so it could never be drawn; pass the id of "
+                                         r"the token that ends a sample, e\.g\. stop=tok\.token_to_id\(EOS\), or "
+                                         r"stop=None to always generate n tokens\.$"):
+        generate(BigramLM(V), [0], 5, generator=torch.Generator().manual_seed(0), stop=bad)
+
+
+def test_generate_refuses_a_stop_that_is_not_an_id() -> None:
+    for bad in ("<eos>", 2.0, True):
+        with pytest.raises(TypeError, match=r"stop must be a token id \(an int\) or None, got .*stop=tok\.token_to_id"):
+            generate(BigramLM(V), [0], 5, generator=torch.Generator().manual_seed(0), stop=bad)  # type: ignore[arg-type]
+    assert generate(BigramLM(V), [0], 3, generator=torch.Generator().manual_seed(0), stop=V - 1) is not None
+
+
+@pytest.mark.parametrize("temperature", [1e-9, 1e-45, 1e-300, 5e-324])
+@pytest.mark.parametrize("kind", ["bigram", "mlp", "lstm"])
+def test_a_tiny_temperature_samples_greedily(kind: str, temperature: float) -> None:
+    """logits / 1e-45 overflowed to inf and softmax gave nan; shifted by the max first, it is the argmax."""
+    torch.manual_seed(6)
+    model = make(kind).eval()
+    if kind == "bigram":
+        with torch.no_grad():
+            model.table.weight.normal_(0.0, 0.01)  # close logits: only a tiny temperature makes the choice certain
+    got = generate(model, [3, 1], 15, generator=torch.Generator().manual_seed(0), temperature=temperature)
+    seq = [3, 1]
+    with torch.no_grad():
+        for _ in range(15):
+            seq.append(int(model(torch.tensor([seq]))[0][0, -1].argmax()))
+    assert got == seq[2:]
+
+
+def test_generate_at_temperature_one_draws_what_softmax_of_the_logits_draws() -> None:
+    """Subtracting the max changes no draw at temperature 1: the stored samples of the chapters stay the same."""
+    torch.manual_seed(7)
+    model = make("mlp").eval()
+    got = generate(model, [3, 1, 4], 200, generator=torch.Generator().manual_seed(2))
+    g, seq = torch.Generator().manual_seed(2), [3, 1, 4]
+    with torch.no_grad():
+        for _ in range(200):
+            logits = model(torch.tensor([seq]))[0][0, -1]
+            seq.append(int(torch.multinomial(torch.softmax(logits, -1), 1, generator=g)))
+    assert got == seq[3:]
+
+
 def test_lm_loss_is_the_mean_cross_entropy() -> None:
     logits = torch.randn(2, 3, V)
     y = torch.tensor([[1, 2, IGNORE_INDEX], [4, IGNORE_INDEX, 6]])

@@ -433,10 +433,18 @@ def test_history_smoothing_plotting_and_repr() -> None:
     assert ax.get_yscale() == "log" and list(ax.get_lines()[0].get_ydata()) == h.grad_norm
     assert "before clipping" in ax.get_ylabel()
     plt.close("all")
-    assert repr(h) == "History(steps=4, train_loss=2.5 (mean of the last 4), valid_loss=1.5 at step 4)"
+    assert repr(h) == "History(steps=4, train_loss=2.500 (mean of the last 4), valid_loss=1.500 at step 4)"
     assert repr(History()) == "History(steps=0)"  # and no seconds: a stored output must not vary
     with pytest.raises(ValueError, match=r"window must be >= 1 \(steps to average over, e\.g\. 20\), got 0"):
         h.smoothed(0)
+
+
+def test_history_repr_prints_both_losses_with_four_significant_digits() -> None:
+    """2.2 next to 2.219 looked less precise than it was: trailing zeros are kept (:#.4g)."""
+    h = History(train_loss=[2.2] * 20, grad_norm=[1.0] * 20, eval_steps=[20], valid_loss=[2.2191])
+    assert repr(h) == "History(steps=20, train_loss=2.200 (mean of the last 20), valid_loss=2.219 at step 20)"
+    h = History(train_loss=[0.01], grad_norm=[1.0], eval_steps=[1], valid_loss=[12.0])
+    assert repr(h) == "History(steps=1, train_loss=0.01000 (mean of the last 1), valid_loss=12.00 at step 1)"
 
 
 def test_the_loop_is_short_enough_to_read() -> None:
@@ -470,8 +478,14 @@ def bad_calls(x: torch.Tensor, y: torch.Tensor) -> list:
                                              r"got 'adam'"),
         (dict(optimizer=torch.optim.SGD(other.parameters(), lr=0.1), lr=None), ValueError,
          r"the optimizer holds none of this model's parameters; was it built for another model"),
-        (dict(optimizer="sgd-instance"), ValueError, r"lr and weight_decay are set on the optimizer you passed; "
-                                                     r"leave them out of train\(\), got lr=0\.1"),
+        (dict(optimizer="sgd-instance"), ValueError, r"^lr is set on the optimizer you passed; leave it out of "
+                                                     r"train\(\) \(or pass optimizer='adamw' or 'sgd' to have "
+                                                     r"train\(\) build one\), got lr=0\.1\.$"),
+        (dict(optimizer="sgd-instance", lr=None, weight_decay=0.5), ValueError,
+         r"^weight_decay is set on the optimizer you passed; leave it out of train\(\) .*got weight_decay=0\.5\.$"),
+        (dict(optimizer="sgd-instance", weight_decay=0.5), ValueError,
+         r"^lr and weight_decay are set on the optimizer you passed; leave them out .*got lr=0\.1, "
+         r"weight_decay=0\.5\.$"),
         (dict(seed=None), TypeError, r"pass exactly one of seed \(e\.g\. seed=0\) and generator .*got neither"),
         (dict(generator=torch.Generator()), TypeError, r"pass exactly one of seed .*got both"),
         (dict(seed=None, generator=0), TypeError, r"generator must be a torch\.Generator, got int"),
@@ -496,11 +510,11 @@ def bad_calls(x: torch.Tensor, y: torch.Tensor) -> list:
     ]
 
 
-@pytest.mark.parametrize("case", range(32))
+@pytest.mark.parametrize("case", range(34))
 def test_bad_arguments_are_refused_with_a_remedy(case: int, data: tuple[torch.Tensor, torch.Tensor]) -> None:
     x, y = data
     cases = bad_calls(x, y)
-    assert len(cases) == 32  # keep the parametrize range in step with the list
+    assert len(cases) == 34  # keep the parametrize range in step with the list
     change, error, message = cases[case]
     model = change.pop("model", Bigram())
     kwargs: dict = dict(x=x, y=y, steps=3, batch_size=4, lr=0.1, seed=0) | change
@@ -536,3 +550,131 @@ def test_evaluate_refuses_bad_input(data: tuple[torch.Tensor, torch.Tensor]) -> 
         evaluate(Bigram(), x, y[:3])
     with pytest.raises(TypeError, match=r"model must be a torch\.nn\.Module"):
         evaluate("bigram", x, y)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- targets outside the model's vocabulary
+
+
+def with_target(y: torch.Tensor, where: tuple[int, ...], value: int) -> torch.Tensor:
+    y = y.clone()
+    y[where] = value
+    return y
+
+
+@pytest.mark.parametrize("value", [V, 30, -1, -99])
+def test_a_target_outside_the_vocabulary_is_named_before_any_update(
+        value: int, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Not torch's "IndexError: Target 30 is out of bounds": which target, where, and what would be right."""
+    x, y = data
+    model = Bigram()
+    before = model.table.weight.detach().clone()
+    message = (rf"^y\[300, 5\] = {value} is not a target id of this model: it returns 8 logits per prediction \(a "
+               r"vocabulary of size 8\), so targets are ids 0 \.\. 7, or -100 \(batches\.IGNORE_INDEX\) for a "
+               r"position to skip; 1 target is out of range\. Encode y with the tokeniser the model was built for, or "
+               r"build the model with a vocab_size that covers every id\.$")
+    bad = with_target(y, (300, 5), value)
+    with pytest.raises(ValueError, match=message):
+        train(model, x, bad, steps=3, batch_size=4, lr=0.1, seed=0)
+    with pytest.raises(ValueError, match=message):
+        evaluate(model, x, bad, batch_size=16)  # in the 19th batch: all of y is checked, up front
+    assert torch.equal(model.table.weight, before)
+
+
+def test_out_of_range_targets_are_named_in_valid_and_per_row_too(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    model = Bigram()
+    before = model.table.weight.detach().clone()
+    with pytest.raises(ValueError, match=r"^y_valid\[2, 0\] = 8 is not a target id of this model.*; 2 targets are "
+                                         r"out of range\. Encode y_valid with"):
+        train(model, x, y, steps=3, batch_size=4, lr=0.1, seed=0,
+              valid=(x[:5], with_target(with_target(y[:5], (2, 0), 8), (4, 7), 9)))
+    assert torch.equal(model.table.weight, before)
+    ids = stream(50)
+    x1, y1 = torch.stack([ids[:-2], ids[1:-1]], dim=1), with_target(ids[2:], (7,), -5)
+    with pytest.raises(ValueError, match=r"^y\[7\] = -5 is not a target id of this model: it returns 8 logits"):
+        train(MLP(), x1, y1, steps=3, batch_size=4, lr=0.1, seed=0)
+    with pytest.raises(ValueError, match=r"^y\[7\] = -5 is not a target id"):
+        evaluate(MLP(), x1, y1)
+    # IGNORE_INDEX itself is fine anywhere
+    train(Bigram(), x, with_target(y, (0, 0), IGNORE_INDEX), steps=2, batch_size=4, lr=0.1, seed=0)
+
+
+# --------------------------------------------------------------------------- logits, not probabilities
+
+
+class Softmaxed(Bigram):
+    """A model that ends in a softmax: it returns probabilities, which F.cross_entropy would softmax again."""
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.table(ids), dim=-1)
+
+
+class LogSoftmaxed(Bigram):
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return torch.log(torch.softmax(self.table(ids), dim=-1))
+
+
+class StateAndProbs(GRU):
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, state = super().forward(ids)
+        return F.softmax(logits, dim=-1), state
+
+
+PROBS = (r"^the model returns probabilities \(rows sum to 1\); return logits: F\.cross_entropy applies the softmax "
+         r"itself\. Leave out the last softmax \(torch\.softmax, F\.softmax, nn\.Softmax\) of the model's forward")
+LOG_PROBS = (r"^the model returns log-probabilities \(each row's logsumexp is 0\); return logits: F\.cross_entropy "
+             r"applies the log-softmax itself\. Leave out the last log_softmax")
+
+
+@pytest.mark.parametrize("model,message", [(Softmaxed(), PROBS), (LogSoftmaxed(), LOG_PROBS),
+                                           (StateAndProbs(), PROBS)])
+def test_a_model_returning_probabilities_is_refused_at_the_first_step(
+        model: torch.nn.Module, message: str, data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=message):
+        train(model, x, y, steps=3, batch_size=4, lr=0.1, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # refused before the first update
+    with pytest.raises(ValueError, match=message):
+        evaluate(model, x, y)
+
+
+def test_the_first_output_check_draws_nothing_and_keeps_each_mode(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """The check runs the model on the first rows in eval mode: no dropout draw, the same run as without it."""
+    ids = stream(100)
+    x, y = torch.stack([ids[:-2], ids[1:-1]], dim=1), ids[2:].clone()
+    model = MLP()
+    model.hidden.eval()
+    torch.manual_seed(3)
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError, match="y_valid"):
+        train(model, x, y, steps=2, batch_size=4, lr=0.1, seed=0, valid=(x, with_target(y, (0,), V)))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert model.training and not model.hidden.training and model.drop.training
+
+
+def test_real_logits_never_look_like_probabilities(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """Freshly initialised (random, or all zeros as lmcourse's BigramLM starts) and trained models pass the check."""
+    from lmcourse.models import MLPLM, BigramLM
+    from lmcourse.train import _check_logits_kind
+
+    x, y = data
+    torch.manual_seed(0)
+    fresh = [Bigram(), GRU(), BigramLM(V), MLPLM(V, context=3, embed_dim=4, hidden=8)]
+    for model in fresh:
+        h = train(model, x, y, steps=300, batch_size=16, lr=0.1, optimizer="sgd", seed=0)
+        assert h.train_loss[-1] < 0.5 * h.train_loss[0]
+        model.eval()
+        assert evaluate(model, x, y) < 0.5 * h.train_loss[0]  # the trained model's logits pass, in evaluate too
+        with torch.no_grad():
+            out = model(x)
+        _check_logits_kind(out[0] if isinstance(out, tuple) else out)
+        train(model, x, y, steps=1, batch_size=4, lr=0.1, seed=0)  # and train again from there
+    lp = torch.log_softmax(torch.randn(5, V), dim=-1)
+    _check_logits_kind(lp + 0.01)  # shifted by more than 1e-3: logits like any other
+    _check_logits_kind(torch.softmax(torch.randn(5, V), -1) * 1.01)  # rows sum to 1.01
+    _check_logits_kind(torch.zeros(4, 1))  # one token: logits 0 are its log-probability, nothing to tell
+    with pytest.raises(ValueError, match="log-probabilities"):
+        _check_logits_kind(lp + 1e-4)
+    with pytest.raises(ValueError, match="probabilities"):
+        _check_logits_kind(torch.softmax(torch.randn(5, V), -1).half())

@@ -114,7 +114,7 @@ def _ce_loss(logits: Any, targets: Any) -> float:
     import numpy as np
 
     z, t = _f64(logits), _i64(targets)
-    return float(-np.log(_softmax(z))[np.arange(len(t)), t].mean())
+    return float(-_log_softmax(z)[np.arange(len(t)), t].mean())  # not log(softmax): exp(-1000) is 0, log 0 -inf
 
 
 def _grad_parts(z: Any, t: Any) -> tuple[Any, Any, int]:
@@ -176,6 +176,11 @@ _ONE_MAX = ("the rows whose logits are near -1000 came out nan: you subtracted o
             "column), so every exp of such a row underflows to 0 and 0 / 0 is nan. Subtract each ROW's max, "
             "logits - logits.max(axis=1, keepdims=True): softmax is unchanged by it, row by row.")
 
+_WIDE = ("exp overflowed on a row whose logits span a wide range (one logit 1000 above the others, or [0, 800, 1, "
+         "...]): subtract each row's max (shifting by the min or the mean still overflows when a row spans a wide "
+         "range), logits - logits.max(axis=1, keepdims=True) (torch: .max(dim=1, keepdim=True).values): then the "
+         "largest exp of each row is exp(0) = 1 and no exp can overflow; the others may underflow to 0, harmlessly.")
+
 
 def _grad_cases() -> list[tuple[str, Any, Any]]:
     import numpy as np
@@ -186,12 +191,23 @@ def _grad_cases() -> list[tuple[str, Any, Any]]:
     z2, t2 = rng.normal(0.0, 2.0, (48, 30)), rng.integers(0, 30, 48)
     offsets = np.where(np.arange(16) % 2 == 0, 1000.0, -1000.0)[:, None]  # rows near +1000 and rows near -1000
     z3, t3 = rng.normal(0.0, 3.0, (16, 30)) + offsets, rng.integers(0, 30, 16)
+    # Rows spanning a wide range, where only the row's max is a safe shift: one logit 1000 above the others,
+    # rows like [0, 800, 1, ...] (the max neither first nor last), one logit 1000 below the others. Shifting by
+    # the row's min, mean or first logit leaves an exp(700+) that overflows to inf (float64 up to exp(709)).
+    z4, t4 = rng.normal(0.0, 1.0, (12, 30)), rng.integers(0, 30, 12)
+    top = rng.integers(1, 29, 12)
+    z4[0:4][np.arange(4), top[0:4]] += 1000.0
+    z4[4:8, 0] = 0.0
+    z4[4:8][np.arange(4), top[4:8]] = 800.0
+    z4[8:12][np.arange(4), top[8:12]] -= 1000.0
     return [
         ("softmax_ce_grad(logits (64, 30) float64 array, targets (64,) int64 array)", z1, t1),
         ("softmax_ce_grad(logits (48, 30) torch.float32 tensor, targets (48,) torch.int64 tensor)",
          torch.tensor(z2, dtype=torch.float32), torch.tensor(t2)),
         ("softmax_ce_grad(logits (16, 30) float64 array whose rows lie near +1000 and -1000, targets (16,) int64)",
          z3, t3),
+        ("softmax_ce_grad(logits (12, 30) float64 array whose rows span a wide range: one logit 1000 above or below "
+         "the others, or rows like [0, 800, 1, ...], targets (12,) int64)", z4, t4),
     ]
 
 
@@ -207,10 +223,13 @@ def ch04_softmax_ce_grad(softmax_ce_grad: Callable[[Any, Any], Any]) -> None:
     ``logits`` is (N, V) and ``targets`` (N,) class ids: a float64 array with an int64 array (64 x 30), a
     torch.float32 tensor with a torch.int64 tensor (48 x 30), then a float64 array (16 x 30) whose rows lie near
     +1000 and near -1000, where exp overflows (inf / inf) or underflows (0 / 0) unless each row's max is
-    subtracted first. The answer is an (N, V) array or tensor (float32 is fine: rtol 1e-4, atol 1e-7); the inputs
-    must be left as they were. The reference is torch's autograd of F.cross_entropy in float64. The hint names the
-    mistake: the sum's gradient (no / N), the sign flipped, no softmax, softmax over the columns, one-hot at the
-    argmax, no one-hot, / V, the log-softmax, nan from exp overflowing or from one max for the whole array, the
+    subtracted first, and a float64 array (12 x 30) whose rows span a wide range (one logit 1000 above or below
+    the others, rows like [0, 800, 1, ...]), where shifting each row by its min, its mean or its first logit
+    still overflows: only the max (or a log-sum-exp computed with it) is safe. The answer is an (N, V) array or
+    tensor (float32 is fine: rtol 1e-4, atol 1e-7); the inputs must be left as they were. The reference is torch's
+    autograd of F.cross_entropy in float64. The hint names the mistake: the sum's gradient (no / N), the sign
+    flipped, no softmax, softmax over the columns, one-hot at the argmax, no one-hot, / V, the log-softmax, nan from
+    exp overflowing, from one max for the whole array or from a row shifted by something other than its max, the
     loss returned instead of its gradient.
     """
     import numpy as np
@@ -257,6 +276,8 @@ def ch04_softmax_ce_grad(softmax_ce_grad: Callable[[Any, Any], Any]) -> None:
                 hint = _ONE_MAX
             elif i == 2:
                 hint = _OVERFLOW
+            elif i == 3:
+                hint = _WIDE
             else:
                 hint = "the gradient has no nan or inf: (softmax(logits) - onehot(targets)) / N, softmax computed " \
                        "with each row's max subtracted first."
