@@ -14,6 +14,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.batches``  ids to training examples: shifted windows, padding with a loss mask, random batches
 - ``lmcourse.models``   neural LMs: RNN and LSTM from scratch (PyTorch's layout); bigram, MLP, recurrent LMs; sampling
 - ``lmcourse.train``    one training loop for every chapter: evaluation, loss history, clipping, NaN stops
+- ``lmcourse.checkpoints`` trained models as safetensors files (never a pickle); the shipped reference models
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
 - ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
