@@ -10,6 +10,8 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _copy,
+    _f64,
     _kind,
     _match_mistake,
     _numbers,
@@ -17,6 +19,7 @@ from lmcourse.checks.core import (
     _real,
     _rounded,
     _to_numpy,
+    _unchanged,
     _whole,
     call,
     checker,
@@ -25,27 +28,6 @@ from lmcourse.checks.core import (
     number,
     passed,
 )
-
-
-def _copy(value: Any) -> Any:
-    """A copy of a list (of lists), numpy array or torch tensor, to see afterwards whether the learner changed it."""
-    import copy
-
-    return value.clone() if hasattr(value, "clone") else copy.deepcopy(value)
-
-
-def _unchanged(given: Any, original: Any) -> bool:
-    import numpy as np
-
-    a, b = np.asarray(_to_numpy(given)), np.asarray(_to_numpy(original))
-    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
-
-
-def _f64(value: Any) -> Any:
-    """A numpy float64 copy of an array, tensor or list of lists (the mistakes below compute in float64)."""
-    import numpy as np
-
-    return np.array(_to_numpy(value), dtype=np.float64)
 
 
 def _i64(value: Any) -> Any:

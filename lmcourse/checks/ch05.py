@@ -14,61 +14,22 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _copy,
+    _f64,
+    _floats,
     _kind,
     _match_mistake,
     _quiet_numerics,
     _real,
     _rounded,
     _to_numpy,
+    _unchanged,
     call,
     checker,
     expect_close,
     fail,
     passed,
 )
-
-
-def _copy(value: Any) -> Any:
-    """A copy of a list (of lists), numpy array or torch tensor, to see afterwards whether the learner changed it."""
-    import copy
-
-    return value.clone() if hasattr(value, "clone") else copy.deepcopy(value)
-
-
-def _unchanged(given: Any, original: Any) -> bool:
-    import numpy as np
-
-    a, b = np.asarray(_to_numpy(given)), np.asarray(_to_numpy(original))
-    return a.shape == b.shape and a.dtype == b.dtype and bool(np.array_equal(a, b))
-
-
-def _f64(value: Any) -> Any:
-    """A numpy float64 copy of an array, tensor or list of lists (the references and mistakes compute in float64)."""
-    import numpy as np
-
-    return np.array(_to_numpy(value), dtype=np.float64)
-
-
-def _floats(value: Any) -> Any:
-    """``value`` as a float64 numpy array if it is an array or tensor of numbers, or a (nested) list or tuple of
-    numbers, arrays or tensors, all of one shape; otherwise None. Text and bools are not numbers: not converted."""
-    import numpy as np
-
-    value = _to_numpy(value)
-    if isinstance(value, np.ndarray):
-        return value.astype(np.float64) if value.dtype.kind in "iuf" else None
-    if isinstance(value, (list, tuple)):
-        items = []
-        for item in value:
-            nested = hasattr(item, "detach") or isinstance(item, (np.ndarray, list, tuple))
-            items.append(_floats(item) if nested else _real(item))
-            if items[-1] is None:
-                return None
-        shapes = {np.shape(item) for item in items}
-        if len(shapes) > 1:
-            return None
-        return np.array(items, dtype=np.float64).reshape(len(items), *(shapes.pop() if shapes else ()))
-    return None
 
 
 def _close(rtol: float, atol: float) -> Callable[[Any, Any], bool]:
