@@ -1035,6 +1035,17 @@ def set_forget_bias(lstm: torch.nn.LSTM, value: float) -> torch.nn.LSTM:
     return lstm
 
 
+def attention_row(q: torch.Tensor, K: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    weights = torch.softmax(K @ q / q.shape[0] ** 0.5, dim=0)
+    return weights, weights @ V
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    T = q.shape[-2]
+    scores = q @ k.transpose(-2, -1) / q.shape[-1] ** 0.5
+    return torch.softmax(scores.masked_fill(torch.ones(T, T).triu(1).bool(), float("-inf")), dim=-1) @ v
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1063,6 +1074,10 @@ RIGHT = {
     "ch06_lstm_step": lstm_step,
     "ch06_gru_step": gru_step,
     "ch06_set_forget_bias": set_forget_bias,
+    "ch07_attention_row": attention_row,
+    "ch07_causal_attention": causal_attention,
+    "ch07_split_heads": lambda x, H: x.view(*x.shape[:2], H, x.shape[2] // H).transpose(1, 2),
+    "ch07_score_spread": lambda d: d ** 0.5,
 }
 
 
