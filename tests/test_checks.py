@@ -1046,6 +1046,16 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
     return torch.softmax(scores.masked_fill(torch.ones(T, T).triu(1).bool(), float("-inf")), dim=-1) @ v
 
 
+def block_forward(block: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+    x = x + block.drop(block.attn(block.ln1(x), is_causal=True)[0])
+    return x + block.drop(block.mlp(block.ln2(x)))
+
+
+def sinusoidal(T: int, E: int) -> torch.Tensor:
+    angles = torch.arange(T, dtype=torch.float64)[:, None] / 10000 ** (torch.arange(0, E, 2) / E)
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(T, E)  # interleaved: sin, cos, sin, cos ...
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1078,6 +1088,10 @@ RIGHT = {
     "ch07_causal_attention": causal_attention,
     "ch07_split_heads": lambda x, H: x.view(*x.shape[:2], H, x.shape[2] // H).transpose(1, 2),
     "ch07_score_spread": lambda d: d ** 0.5,
+    "ch08_param_count": lambda V, T, L, E: V * E + T * E + L * (12 * E * E + 13 * E) + 2 * E,
+    "ch08_sinusoidal": sinusoidal,
+    "ch08_block_forward": block_forward,
+    "ch08_top_k": lambda logits, k: logits.masked_fill(logits < torch.topk(logits, k).values[..., -1:], -torch.inf),
 }
 
 
