@@ -320,7 +320,7 @@ def spread_numpy_sampling(d: int) -> np.float64:
                                    spread_by_sampling, spread_numpy_sampling, lambda d: np.sqrt(d)])
 def test_score_spread_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch07_score_spread(right)
-    assert out_of(capsys).startswith("✓ exercise 07.4 (score_spread) passed: the scores q . k spread like sqrt(d)")
+    assert out_of(capsys).startswith("✓ exercise 07.4 (score_std) passed: the scores q . k spread like sqrt(d)")
 
 
 @pytest.mark.parametrize(

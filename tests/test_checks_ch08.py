@@ -66,7 +66,7 @@ def count_by_building(vocab_size: int, block_size: int, n_layer: int, n_embd: in
 ])
 def test_param_count_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch08_param_count(right)
-    assert out_of(capsys).startswith("✓ exercise 08.1 (param_count) passed: V E + block_size E + n_layer")
+    assert out_of(capsys).startswith("✓ exercise 08.1 (n_params) passed: V E + block_size E + n_layer")
 
 
 def counting(biases: int = 9, norm: int = 2, blocks_norms: int = 2, final: bool = True, tied: bool = True,

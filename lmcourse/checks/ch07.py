@@ -572,7 +572,7 @@ def ch07_score_spread(score_std: Callable[[int], Any]) -> None:
     d (the variance), 1 (one product's spread), 1/sqrt(d) (the scaling factor); an estimate within 15% is told to
     draw more samples.
     """
-    ex = "07.4 (score_spread)"
+    ex = "07.4 (score_std)"
     cases = [16, 64, 256, 1]
 
     def same(got: Any, theirs: float) -> bool:

@@ -123,7 +123,7 @@ def ch08_param_count(n_params: Callable[[int, int, int, int], Any]) -> None:
     """
     from lmcourse.transformer import TransformerConfig, TransformerLM
 
-    ex = "08.1 (param_count)"
+    ex = "08.1 (n_params)"
     cases = _param_cases()
 
     def same(got: Any, theirs: int) -> bool:
