@@ -154,15 +154,51 @@ class MultiHeadAttention(nn.Module):
     def extra_repr(self) -> str:
         return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, bias={self.bias}"
 
+    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v for x (B, T, E), each split into heads: (B, H, T, d)."""
+        B, T, _ = x.shape
+        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # each (B, T, E)
+        return tuple(t.reshape(B, T, self.num_heads, self.head_dim).transpose(1, 2) for t in (q, k, v))  # type: ignore
+
+    def _merge(self, heads: torch.Tensor) -> torch.Tensor:
+        """The heads (B, H, T, d) side by side again, (B, T, E), through the output projection."""
+        B, _, T, _ = heads.shape
+        return self.out_proj(heads.transpose(1, 2).reshape(B, T, self.embed_dim))
+
     def forward(self, x: torch.Tensor, *, is_causal: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         x = _check_input(x, self.embed_dim, self.in_proj_weight, "MultiHeadAttention")
         _flag(is_causal, "is_causal")
-        B, T, E = x.shape
-        H, d = self.num_heads, self.head_dim
-        q, k, v = F.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)  # each (B, T, E)
-        q, k, v = (t.reshape(B, T, H, d).transpose(1, 2) for t in (q, k, v))  # each (B, H, T, d)
+        q, k, v = self._heads(x)  # each (B, H, T, d)
         heads, weights = scaled_dot_product_attention(q, k, v, is_causal=is_causal)  # (B, H, T, d), (B, H, T, T)
-        return self.out_proj(heads.transpose(1, 2).reshape(B, T, E)), weights
+        return self._merge(heads), weights
+
+    def forward_cached(self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
+                       ) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Causal self-attention for new positions ``x`` (B, T, E) that follow ``past`` ones: ``(out, weights, kv)``.
+
+        ``past`` is the ``kv`` this method returned for the earlier positions: their keys and values,
+        each (B, H, P, d) (None: there are none, P = 0). The new queries attend causally to the P + T
+        keys (new position i sees all past ones and new ones up to i), so running a sequence in pieces
+        gives the outputs of one causal ``forward`` over the whole of it: the key-value cache of
+        generation, which computes each position's keys and values once. ``kv`` holds all P + T keys
+        and values, to pass as ``past`` next time; ``weights`` is (B, H, T, P + T).
+        """
+        x = _check_input(x, self.embed_dim, self.in_proj_weight, "MultiHeadAttention")
+        q, k, v = self._heads(x)
+        if past is None:
+            heads, weights = scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            if (not isinstance(past, tuple) or len(past) != 2
+                    or any(not isinstance(t, torch.Tensor) or t.shape[:2] != k.shape[:2] or t.shape[3] != k.shape[3]
+                           for t in past)):
+                raise ValueError(f"past must be the kv pair an earlier forward_cached call returned: keys and values "
+                                 f"of shape (B, H, P, d) = ({k.shape[0]}, {k.shape[1]}, P, {k.shape[3]}).")
+            k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
+            P, T = past[0].shape[2], q.shape[2]
+            # new query i is position P + i: it may see keys 0 .. P + i
+            mask = torch.arange(P + T, device=x.device)[None, :] <= torch.arange(P, P + T, device=x.device)[:, None]
+            heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
+        return self._merge(heads), weights, (k, v)
 
     @classmethod
     def from_torch(cls, module: nn.MultiheadAttention) -> MultiHeadAttention:

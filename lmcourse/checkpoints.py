@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import torch
 
 #: The model classes a checkpoint may name: the only ones :func:`load` will build.
-CLASSES = ("BigramLM", "MLPLM", "RecurrentLM")
+CLASSES = ("BigramLM", "MLPLM", "RecurrentLM", "TransformerLM")
 RESTORE_HINT = ("Restore it with `git checkout -- checkpoints/{file}`, or retrain it with "
                 "`python tools/train_reference.py` (see checkpoints/README.md).")
 
@@ -43,12 +43,32 @@ def folder() -> Path:
     return Path(__file__).resolve().parent.parent / "checkpoints"
 
 
-def save(model: torch.nn.Module, path: str | os.PathLike[str], config: dict[str, Any],
+def _model_config(model: torch.nn.Module) -> dict[str, Any] | None:
+    """The configuration a model carries (a TransformerLM's ``config`` dataclass) as a dict; None if it has none."""
+    import dataclasses
+
+    config = getattr(model, "config", None)
+    return dataclasses.asdict(config) if dataclasses.is_dataclass(config) and not isinstance(config, type) else None
+
+
+def _build(name: str, config: dict[str, Any]) -> torch.nn.Module:
+    """A new model of class ``name`` (one of CLASSES) from its recorded arguments."""
+    if name == "TransformerLM":
+        from lmcourse.transformer import TransformerConfig, TransformerLM
+
+        return TransformerLM(TransformerConfig(**config))
+    from lmcourse import models
+
+    return getattr(models, name)(**config)  # type: ignore[no-any-return]
+
+
+def save(model: torch.nn.Module, path: str | os.PathLike[str], config: dict[str, Any] | None = None,
          info: dict[str, Any] | None = None) -> Path:
     """Write ``model``'s weights to the safetensors file ``path``, with ``config`` and ``info`` in its metadata.
 
     ``config`` is the keyword arguments that rebuild the model, e.g. ``{"vocab_size": 65, "context": 8,
-    "embed_dim": 16, "hidden": 128}`` for an MLPLM; the class name is added from ``model``. ``info`` is any
+    "embed_dim": 16, "hidden": 128}`` for an MLPLM; the class name is added from ``model``. A model that
+    carries its configuration (a TransformerLM's ``config``) needs none: ``config=None`` stores it. ``info`` is any
     JSON-able dict (how it was trained, its validation loss). The file is written to a temporary file in the
     same folder and then renamed over ``path``, so an interruption never leaves a half-written checkpoint.
     Returns ``path`` as a :class:`~pathlib.Path`.
@@ -57,8 +77,14 @@ def save(model: torch.nn.Module, path: str | os.PathLike[str], config: dict[str,
 
     name = type(model).__name__
     if name not in CLASSES:
-        raise TypeError(f"save() stores models of the classes {', '.join(CLASSES)} (from lmcourse.models), "
-                        f"got a {name}; use torch.save on a state_dict for other models.")
+        raise TypeError(f"save() stores models of the classes {', '.join(CLASSES)} (from lmcourse.models, "
+                        f"lmcourse.transformer), got a {name}; use torch.save on a state_dict for other models.")
+    own = _model_config(model)
+    if config is None and own is not None:
+        config = own
+    elif own is not None and config != own:
+        raise ValueError(f"config {config!r} is not the {name}'s own configuration {own!r}; leave config out "
+                         "(None) and the model's own is stored.")
     if not isinstance(config, dict) or "class" in config:
         raise TypeError(f"config must be a dict of the keyword arguments that build the {name} (without 'class', "
                         f"which is added from the model), e.g. {{'vocab_size': 65, ...}}; got {config!r}.")
@@ -126,8 +152,6 @@ def load(path: str | os.PathLike[str], *, sha256: str | None = None,
     """
     from safetensors.torch import load_file
 
-    from lmcourse import models
-
     file = Path(path)
     if not file.is_file():
         raise CheckpointError(f"no checkpoint file at {file}; check the path (a .safetensors file written by "
@@ -142,7 +166,7 @@ def load(path: str | os.PathLike[str], *, sha256: str | None = None,
                                   f"{sha256} was expected. " + RESTORE_HINT.format(file=file.name))
     name, config = _config(file, _metadata(file))
     try:
-        model = getattr(models, name)(**config)
+        model = _build(name, config)
     except (TypeError, ValueError) as err:
         raise CheckpointError(f"{file}: cannot build {name}(**{config!r}) from its metadata: {err}") from None
     tensors = load_file(str(file), device="cpu")
@@ -156,6 +180,35 @@ def load(path: str | os.PathLike[str], *, sha256: str | None = None,
     except RuntimeError as err:  # a shape mismatch
         raise CheckpointError(f"{file} does not fit {name}(**{config!r}): {err}") from None
     return model.to("cpu" if device is None else device).eval()
+
+
+def load_into(model: torch.nn.Module, path: str | os.PathLike[str], *, sha256: str | None = None) -> torch.nn.Module:
+    """Copy the weights of the checkpoint ``path`` into ``model``, which must be what the checkpoint was saved from.
+
+    The checkpoint's class and configuration are compared with ``model``'s first: a mismatch is a
+    CheckpointError naming each setting that differs (say, ``n_layer``: 4 in the file, 3 in the model),
+    and the model is left untouched. Returns ``model``, on its device, in its mode.
+    """
+    loaded = load(path, sha256=sha256)
+    file = Path(path)
+    name, config = _config(file, _metadata(file))
+    if type(model).__name__ != name:
+        raise CheckpointError(f"{file} holds a {name}, not a {type(model).__name__}; build a {name} "
+                              f"(or use checkpoints.load({str(file)!r}), which builds it for you).")
+    own = _model_config(model)
+    if own is not None and own != config:
+        diff = ", ".join(f"{key}: {config.get(key)!r} in the file, {own.get(key)!r} in the model"
+                         for key in sorted(set(own) | set(config)) if own.get(key) != config.get(key))
+        raise CheckpointError(f"{file} was saved from a {name} of another configuration ({diff}); build the model "
+                              f"with the file's configuration, or use checkpoints.load({str(file)!r}).")
+    theirs, ours = loaded.state_dict(), model.state_dict()
+    bad = [key for key in ours if key not in theirs or theirs[key].shape != ours[key].shape]
+    if bad or set(theirs) - set(ours):
+        differ = bad or sorted(set(theirs) - set(ours))
+        raise CheckpointError(f"{file} does not fit this {name}: its weights differ in {differ}; was the model "
+                              "built with other arguments?")
+    model.load_state_dict(theirs)
+    return model
 
 
 def load_info(path: str | os.PathLike[str]) -> dict[str, Any]:

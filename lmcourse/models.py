@@ -48,7 +48,7 @@ NONLINEARITIES = ("tanh", "relu")
 LSTMState = tuple[torch.Tensor, torch.Tensor]
 
 __all__ = ["CELLS", "LSTM", "RNN", "BigramLM", "MLPLM", "RecurrentLM", "detach_state", "generate", "lm_loss",
-           "lstm_cell", "rnn_cell"]
+           "lstm_cell", "rnn_cell", "top_k_logits"]
 
 
 # --------------------------------------------------------------------------- checking arguments
@@ -692,26 +692,53 @@ class RecurrentLM(_LM):
 # --------------------------------------------------------------------------- sampling
 
 
+def top_k_logits(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """``logits`` with all but the ``k`` largest of each row (the last axis) set to ``-inf``, so that a softmax
+    gives them probability 0; ties with the k-th largest are kept. ``k`` is a whole number 1 .. V."""
+    if not isinstance(logits, torch.Tensor) or logits.dim() == 0 or not logits.is_floating_point():
+        raise TypeError("top_k_logits needs a floating-point tensor of logits, the vocabulary along the last axis.")
+    V = logits.shape[-1]
+    k = _whole(k, "top_k", 1)
+    if k > V:
+        raise ValueError(f"top_k={k} is larger than the vocabulary ({V} tokens): pick 1 .. {V} (top_k={V} keeps "
+                         "every token, as top_k=None does).")
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+
+
 def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int, *, generator: torch.Generator,
-             temperature: float = 1.0, stop: int | None = None) -> list[int]:
-    """Sample up to ``n`` tokens after ``prompt_ids`` from ``model`` (a ``BigramLM``, ``MLPLM`` or ``RecurrentLM``).
+             temperature: float = 1.0, top_k: int | None = None, stop: int | None = None,
+             cache: bool = True) -> list[int]:
+    """Sample up to ``n`` tokens after ``prompt_ids`` from ``model`` (any language model of the course: a
+    ``BigramLM``, ``MLPLM``, ``RecurrentLM`` or ``lmcourse.transformer.TransformerLM``).
 
     Each token is drawn with ``torch.multinomial`` from softmax(logits / ``temperature``), using
     ``generator`` (a ``torch.Generator`` you seed), never the global random state: the same seed gives
     the same text, and sampling shifts no other random stream. The draws happen on the generator's
     device (a CPU generator works with a model on a GPU). ``temperature`` > 0: below 1 sharpens
     the distribution, above 1 flattens it; a tiny one (1e-9, even 1e-300) picks the most likely token,
-    as greedy decoding does (ties shared). A recurrent model reads the prompt once and then carries
-    its state, one token at a time; the others re-read their last ``context`` tokens.
+    as greedy decoding does (ties shared). ``top_k``: draw only among the k most likely tokens (None: all).
+
+    A model with a ``run(idx, state)`` method reads the prompt once and then carries its state, one token
+    at a time: a recurrent model its hidden state, a Transformer its key-value cache. With ``cache=False``,
+    or for a model without one, each step re-reads the last ``model.context`` tokens (all of them for a
+    recurrent model): slower, and the same tokens under the same seed.
 
     Returns the new ids only (not the prompt), as a list of ints: ``n`` of them, or fewer when
     ``stop`` (e.g. an ``<eos>`` id, which must be in 0 .. V-1) is drawn, which is then the last one. ``prompt_ids`` is a
     non-empty list or 1-D tensor of ids (start a record with its ``<bos>`` id). The model is put in
     eval mode while sampling and back in its previous mode afterwards; no gradients are kept.
     """
-    if not isinstance(model, (BigramLM, MLPLM, RecurrentLM)):
-        raise TypeError(f"generate samples from a BigramLM, MLPLM or RecurrentLM, got {type(model).__name__}.")
+    if not isinstance(model, _LM):
+        raise TypeError(f"generate samples from a language model of lmcourse (BigramLM, MLPLM, RecurrentLM, "
+                        f"TransformerLM), got {type(model).__name__}.")
     n = _whole(n, "n", 0)
+    if top_k is not None:
+        top_k = _whole(top_k, "top_k", 1)
+        if top_k > model.vocab_size:
+            raise ValueError(f"top_k={top_k} is larger than the vocabulary ({model.vocab_size} tokens): pick 1 .. "
+                             f"{model.vocab_size}, or top_k=None to draw from every token.")
+    carry = _flag(cache, "cache") and callable(getattr(model, "run", None))
     if not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}; pass your own, "
                         "e.g. torch.Generator().manual_seed(0), so that the samples are reproducible.")
@@ -749,23 +776,27 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
     try:
         with torch.no_grad():
             state: State | None = None
+            window = -model.context if model.context else 0  # a recurrent model re-reads everything
+            idx = idx[:, window:]  # a prompt longer than the context: its last model.context tokens
             for _ in range(n):
-                if isinstance(model, RecurrentLM):
-                    logits, state = model.run(idx, state)
+                if carry:
+                    logits, state = model.run(idx, state)  # type: ignore[operator]
                 else:
-                    logits, _ = model(idx[:, -model.context:])  # type: ignore[misc]
+                    logits, _ = model(idx[:, window:])
                 # The max subtracted before dividing: a tiny temperature then sends every other logit to -inf
                 # (greedy), where logits / temperature would overflow to inf and softmax give nan. In float64, so
                 # that no temperature > 0 rounds to 0; at temperature 1 the result is bit for bit logits - max.
                 z = logits[0, -1].float()
                 scaled = ((z - z.max()).double() / temperature).float()
+                if top_k is not None:
+                    scaled = top_k_logits(scaled, top_k)
                 probs = torch.softmax(scaled, dim=-1).to(generator.device)
                 token = int(torch.multinomial(probs, 1, generator=generator))
                 out.append(token)
                 if token == stop:
                     break
                 nxt = torch.tensor([[token]], dtype=torch.long, device=device)
-                idx = nxt if isinstance(model, RecurrentLM) else torch.cat((idx, nxt), dim=1)[:, -model.context:]
+                idx = nxt if carry else torch.cat((idx, nxt), dim=1)[:, window:]
     finally:
         model.train(was_training)
     return out

@@ -46,6 +46,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:
 
 OPTIMIZERS = ("adamw", "sgd")
 
-__all__ = ["OPTIMIZERS", "History", "TrainingDiverged", "evaluate", "train", "training_loop"]
+__all__ = ["OPTIMIZERS", "History", "TrainingDiverged", "cosine_schedule", "evaluate", "train", "training_loop"]
 
 
 # --------------------------------------------------------------------------- what a run gives back
@@ -323,6 +324,32 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_
 # --------------------------------------------------------------------------- training
 
 
+def cosine_schedule(steps: int, warmup: int = 0, floor: float = 0.1) -> Callable[[int], float]:
+    """A learning-rate factor for each step: a linear warm-up, then a cosine decay to ``floor`` at ``steps``.
+
+    ``factor(s) = (s + 1) / warmup`` for the first ``warmup`` steps, then
+    ``floor + (1 - floor) * (1 + cos(pi * p)) / 2`` with ``p = (s - warmup) / (steps - warmup)`` going from 0
+    to 1, as nanoGPT and most small-model recipes do: small steps while Adam's statistics settle, then
+    ever smaller ones, so that the run ends in a minimum rather than bouncing around it.
+    Pass it as ``train(..., schedule=cosine_schedule(steps, warmup=100))``.
+    """
+    steps = _count(steps, "steps", "the length of the run the schedule spans")
+    if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or not 0 <= warmup < steps:
+        raise ValueError(f"warmup must be a whole number of steps from 0 to steps - 1 = {steps - 1} (a warm-up as "
+                         f"long as the run would leave nothing to decay), got {warmup!r}.")
+    floor = _positive(floor, "floor", "floor=0.1 (the final rate as a fraction of lr)", zero=True)
+    if floor > 1:
+        raise ValueError(f"floor is the final learning rate as a fraction of lr, from 0 to 1, got {floor}.")
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        p = min(1.0, (step - warmup) / max(1, steps - warmup))
+        return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p))
+
+    return factor
+
+
 def _check_first_output(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
                         valid: tuple[torch.Tensor, torch.Tensor] | None, batch_size: int, device: torch.device) -> None:
     """Before the first update: the model's output on the first rows of ``x`` is logits of the right shape, and
@@ -350,9 +377,9 @@ def _check_first_output(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor
 def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int, batch_size: int,
           lr: float | None = None, valid: tuple[torch.Tensor, torch.Tensor] | None = None,
           eval_every: int | None = None, optimizer: str | torch.optim.Optimizer = "adamw",
-          weight_decay: float = 0.0, clip: float | None = None, seed: int | None = None,
-          generator: torch.Generator | None = None, device: str | torch.device | None = None,
-          desc: str = "training") -> History:
+          weight_decay: float = 0.0, clip: float | None = None, schedule: Callable[[int], float] | None = None,
+          seed: int | None = None, generator: torch.Generator | None = None,
+          device: str | torch.device | None = None, desc: str = "training") -> History:
     """Train ``model`` for ``steps`` updates on random batches of ``x``, ``y``; return the :class:`History`.
 
     - ``steps``, ``batch_size``: updates to make, rows per batch (drawn with replacement).
@@ -364,6 +391,9 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
       ``2 * eval_every``, ... and at the end (``eval_every`` defaults to ``steps // 10``).
     - ``clip``: the largest gradient norm allowed; a larger gradient is scaled down to it.
       The history records the norm before clipping.
+    - ``schedule``: a function of the step giving a factor for the learning rate, e.g.
+      :func:`cosine_schedule` (None: the rate stays ``lr``). Step ``s`` updates with
+      ``lr * schedule(s)``; the optimizer's rate is put back to ``lr`` at the end.
     - ``seed`` or ``generator`` (exactly one): where the batches come from.
     - ``device``: ``None`` trains where the model's parameters are; a device given moves the model there.
     - ``desc``: the progress bar's label (the bar is silent under test).
@@ -422,23 +452,28 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     else:
         raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} or a torch.optim.Optimizer, "
                          f"got {optimizer!r}.")
+    if schedule is not None and not callable(schedule):
+        raise TypeError(f"schedule must be a function of the step giving a learning-rate factor, e.g. "
+                        f"cosine_schedule(steps={steps}, warmup=100), or None; got {type(schedule).__name__}.")
     if not isinstance(desc, str):
         raise TypeError(f"desc is the progress bar's label, a str such as 'training'; got {type(desc).__name__}.")
     device = _device(model, device)
     _check_first_output(model, x, y, valid, batch_size, device)
     return training_loop(model, optimizer, x, y, steps=steps, batch_size=batch_size, generator=generator,
-                         valid=valid, eval_every=eval_every, clip=clip, device=device, desc=desc)
+                         valid=valid, eval_every=eval_every, clip=clip, schedule=schedule, device=device, desc=desc)
 
 
 def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
                   steps: int, batch_size: int, generator: torch.Generator,
                   valid: tuple[torch.Tensor, torch.Tensor] | None, eval_every: int, clip: float | None,
-                  device: torch.device, desc: str = "training") -> History:
+                  device: torch.device, schedule: Callable[[int], float] | None = None,
+                  desc: str = "training") -> History:
     """The loop itself, without the checks: :func:`train` checks its arguments, builds the optimizer, calls this."""
     import torch
     import torch.nn.functional as F
 
     params = [p for p in model.parameters() if p.requires_grad]
+    base_lrs = [group["lr"] for group in optimizer.param_groups]
     history, start = History(), time.perf_counter()
     model.train()  # dropout on; evaluate() switches it off and back on
     bar = progress(range(steps), desc=desc)
@@ -458,6 +493,8 @@ def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: t
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm=clip if clip is not None else math.inf)
         if not math.isfinite(norm.item()):
             raise _diverged(step, "gradient norm", norm.item(), yb, optimizer, history, start)
+        for group, base in zip(optimizer.param_groups, base_lrs):  # this step's learning rate
+            group["lr"] = base * (schedule(step) if schedule is not None else 1.0)
         optimizer.step()
         history.train_loss.append(loss.item())
         history.grad_norm.append(norm.item())
@@ -465,5 +502,7 @@ def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: t
     if valid is not None:  # and once more at the end, on the trained model
         history.eval_steps.append(steps)
         history.valid_loss.append(evaluate(model, *valid, batch_size=batch_size))
+    for group, base in zip(optimizer.param_groups, base_lrs):
+        group["lr"] = base
     history.seconds = time.perf_counter() - start
     return history
