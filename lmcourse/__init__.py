@@ -13,6 +13,8 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.ngram``    count-based n-gram models, from MLE and add-k to backoff and (modified) Kneser-Ney
 - ``lmcourse.batches``  ids to training examples: shifted windows, padding with a loss mask, random batches
 - ``lmcourse.models``   neural LMs: RNN and LSTM from scratch (PyTorch's layout); bigram, MLP, recurrent LMs; sampling
+- ``lmcourse.attention`` scaled dot-product and multi-head attention from scratch (PyTorch's layout)
+- ``lmcourse.transformer`` a decoder-only Transformer: config, pre-norm blocks, key-value cache, the course's recipes
 - ``lmcourse.train``    one training loop for every chapter: evaluation, loss history, clipping, NaN stops
 - ``lmcourse.checkpoints`` trained models as safetensors files (never a pickle); the shipped reference models
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)

@@ -1,14 +1,24 @@
 """Train the course's laptop-scale reference models and ship them as checkpoints.
 
-    python tools/train_reference.py [--only mlp|lstm] [--threads 2]
+    python tools/train_reference.py [--only mlp|lstm|transformer] [--threads 2] [--curves-only]
 
-Trains exactly the models that chapters 04 (section 7) and 06 (section 4) train on Shakespeare's
+Trains exactly the models that chapters 04 (section 7), 06 (section 4) and 08 train on Shakespeare's
 characters at ``LMCOURSE_SCALE=laptop``, with the same seeds, data and settings, on the CPU:
 
 - ``mlp_shakespeare``: ``MLPLM(V, context=8, embed_dim=16, hidden=128)``, 20,000 steps of 32 windows of 64
   characters, AdamW lr 3e-3, batch seed 0;
 - ``lstm_shakespeare``: ``RecurrentLM(V, embed_dim=64, hidden=128, cell="lstm")``, 10,000 steps of 32
-  windows, AdamW lr 3e-3, gradients clipped to norm 1.0, batch seed 0.
+  windows, AdamW lr 3e-3, gradients clipped to norm 1.0, batch seed 0;
+- ``transformer_shakespeare``: ``TransformerLM`` with ``lmcourse.transformer.RECIPES["laptop"]`` (sizes,
+  dropout, steps, batch, learning rate with warm-up and cosine decay, weight decay, clipping), trained on
+  every window of its context (stride 1, as nanoGPT samples), batch seed 0.
+
+The validation loss is measured 20 times along the way (``train(valid=...)``, which draws no random
+numbers and changes no weight) and kept in the manifest as ``valid_curve``, for chapter 08's plot of
+validation loss against training compute. ``--curves-only`` re-runs a recipe only to record that curve
+for a checkpoint trained before curves were kept: it refuses to touch the manifest unless the re-run's
+weights are bit for bit the shipped file's (so the curve is that model's), and keeps the entry's
+original wall time.
 
 ``torch.manual_seed(0)`` is set before each model is built, as the notebooks do. Each is scored on the
 validation split with ``lmcourse.train.evaluate``, saved to ``checkpoints/<name>.safetensors`` with
@@ -20,6 +30,7 @@ Chapter 08 loads them with ``lmcourse.checkpoints.reference(name)``.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -35,17 +46,33 @@ import torch
 from lmcourse import batches, checkpoints, data, env
 from lmcourse import tokenize as tk
 from lmcourse.models import MLPLM, RecurrentLM
-from lmcourse.train import evaluate, train
+from lmcourse.train import cosine_schedule, evaluate, train
+from lmcourse.transformer import RECIPES as TRANSFORMER_RECIPES
+from lmcourse.transformer import TransformerConfig, TransformerLM
 
 SEED = 0
-CONTEXT = 64  # characters per training window, as in chapters 04 and 06
+CONTEXT = 64  # characters per training window, as in chapters 04 and 06; every model is scored on windows of 64
+CURVE_POINTS = 20  # validation losses measured along each run
 #: name -> (class, constructor keywords without vocab_size, training keywords)
 RECIPES: dict[str, tuple[type[torch.nn.Module], dict[str, Any], dict[str, Any]]] = {
     "mlp": (MLPLM, {"context": 8, "embed_dim": 16, "hidden": 128},
             {"steps": 20_000, "batch_size": 32, "lr": 3e-3}),
     "lstm": (RecurrentLM, {"embed_dim": 64, "hidden": 128, "cell": "lstm"},
              {"steps": 10_000, "batch_size": 32, "lr": 3e-3, "optimizer": "adamw", "clip": 1.0}),
+    "transformer": (TransformerLM, TRANSFORMER_RECIPES["laptop"][0], TRANSFORMER_RECIPES["laptop"][1]),
 }
+
+
+def _build(cls: type[torch.nn.Module], config: dict[str, Any]) -> torch.nn.Module:
+    return TransformerLM(TransformerConfig(**config)) if cls is TransformerLM else cls(**config)
+
+
+def _train_keywords(fit: dict[str, Any]) -> dict[str, Any]:
+    """``train``'s keyword arguments for a recipe: a ``warmup`` becomes a cosine schedule over the run."""
+    keywords = {k: v for k, v in fit.items() if k != "warmup"}
+    if "warmup" in fit:
+        keywords["schedule"] = cosine_schedule(fit["steps"], warmup=fit["warmup"])
+    return keywords
 
 
 def _write_manifest(path: Path, entries: dict[str, dict[str, Any]]) -> None:
@@ -59,6 +86,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=sorted(RECIPES), help="train only this model (default: both)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--curves-only", action="store_true",
+                        help="re-run only to add the validation curve to an existing, bit-identical checkpoint")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     command = shlex.join(["python", "tools/train_reference.py", *(sys.argv[1:] if argv is None else argv)])
@@ -77,13 +106,35 @@ def main(argv: list[str] | None = None) -> None:
         cls, kwargs, fit = RECIPES[short]
         name = f"{short}_shakespeare"
         config = {"vocab_size": V, **kwargs}
+        context = config.get("block_size", CONTEXT)
+        x, y = (x_train, y_train) if cls is not TransformerLM else batches.windows(chars.encode(sh.train), context,
+                                                                                   stride=1)
         env.seed_everything(SEED)
         torch.manual_seed(SEED)  # as the notebooks do, right before building the model
-        model = cls(**config)
+        model = _build(cls, config)
+        if isinstance(model, TransformerLM):
+            config = dataclasses.asdict(model.config)  # every field, defaults included, as save() stores it
         start = time.perf_counter()
-        history = train(model, x_train, y_train, seed=SEED, device="cpu", desc=name, **fit)
+        history = train(model, x, y, seed=SEED, device="cpu", desc=name, valid=(x_valid, y_valid),
+                        eval_every=max(1, fit["steps"] // CURVE_POINTS), **_train_keywords(fit))
         wall = time.perf_counter() - start
         nats = evaluate(model, x_valid, y_valid)
+        curve = {"steps": history.eval_steps, "loss_nats": [round(v, 6) for v in history.valid_loss],
+                 "tokens_per_step": fit["batch_size"] * context}
+        if args.curves_only:
+            old = entries.get(name)
+            shipped = checkpoints.load(folder / old["file"], sha256=old["sha256"]) if old else None
+            same = shipped is not None and all(torch.equal(a, b) for a, b in
+                                               zip(shipped.state_dict().values(), model.state_dict().values()))
+            if not same:
+                raise SystemExit(f"{name}: the re-run's weights differ from the shipped file (another machine, "
+                                 "thread count or torch?); retrain it instead: python tools/train_reference.py "
+                                 f"--only {short}")
+            entries[name] = {**old, "valid_curve": curve,
+                             "valid_curve_note": "recorded by a re-run that reproduced the file bit for bit"}
+            _write_manifest(manifest_path, entries)
+            print(f"{name}: curve of {len(curve['steps'])} points added; weights reproduced bit for bit", flush=True)
+            continue
         last = history.train_loss[-100:]
         info = {
             "name": name,
@@ -93,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             "dataset": "shakespeare",
             "dataset_sha256": data.info("shakespeare")["sha256"],
             "tokenizer": "CharTokenizer().fit(data.splits('shakespeare').train)",
-            "windows": CONTEXT,
+            "windows": context,
             "training": dict(fit),
             "steps": fit["steps"],
             "train_loss_nats_last_100_steps": round(float(sum(last) / len(last)), 6),
@@ -106,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
         }
         file = checkpoints.save(model, folder / f"{name}.safetensors", config, info)
         entries[name] = {"file": file.name, "sha256": data.sha256_of(file), "bytes": file.stat().st_size,
-                         "class": cls.__name__, "config": config, **{k: v for k, v in info.items() if k != "name"}}
+                         "class": cls.__name__, "config": config, "valid_curve": curve,
+                         **{k: v for k, v in info.items() if k != "name"}}
         _write_manifest(manifest_path, entries)
         print(f"{name}: {wall:.0f} s, validation {nats:.4f} nats = {nats / math.log(2):.4f} bits per char, "
               f"{file.stat().st_size:,} bytes", flush=True)
