@@ -163,7 +163,7 @@ def test_unknown_reference_names_the_known_ones() -> None:
 
 # --------------------------------------------------------------------------- the shipped references
 
-REFERENCES = ["lstm_shakespeare", "mlp_shakespeare"]
+REFERENCES = ["lstm_shakespeare", "mlp_shakespeare", "transformer_shakespeare"]
 
 
 def test_the_manifest_lists_the_references() -> None:
@@ -195,3 +195,14 @@ def test_reference_reproduces_its_validation_loss(name: str, shakespeare_valid: 
     nats = evaluate(model, *shakespeare_valid)
     assert abs(nats - entry["valid_loss_nats"]) < 1e-4
     assert abs(entry["valid_bits_per_char"] - entry["valid_loss_nats"] / math.log(2)) < 1e-5
+
+
+@pytest.mark.parametrize("name", REFERENCES)
+def test_reference_keeps_its_validation_curve(name: str) -> None:
+    curve = checkpoints.reference_info(name)["valid_curve"]
+    entry = checkpoints.reference_info(name)
+    assert curve["steps"][0] == 0 and curve["steps"][-1] == entry["steps"] and len(curve["steps"]) == 21
+    assert len(curve["loss_nats"]) == len(curve["steps"]) and curve["tokens_per_step"] == 64 * entry["training"][
+        "batch_size"]
+    assert abs(curve["loss_nats"][-1] - entry["valid_loss_nats"]) < 1e-5  # the last point is the final model
+    assert curve["loss_nats"][0] > 4.0 > 2.0 > curve["loss_nats"][-1]  # from about ln 70 = 4.25 down
