@@ -48,8 +48,8 @@ POSITIONS = ("learned", "sinusoidal")
 #: nanoGPT's CPU recipe. ``warmup``: steps of linear warm-up before a cosine decay to 0.1 x ``lr``
 #: (``lmcourse.train.cosine_schedule``); the other training settings are ``lmcourse.train.train``'s.
 RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
-    "ci": ({"block_size": 64, "n_layer": 3, "n_head": 4, "n_embd": 96},
-           {"steps": 550, "batch_size": 16, "lr": 6e-3, "warmup": 30, "clip": 1.0}),
+    "ci": ({"block_size": 64, "n_layer": 2, "n_head": 4, "n_embd": 96},
+           {"steps": 300, "batch_size": 16, "lr": 6e-3, "warmup": 30, "clip": 1.0}),
     "laptop": ({"block_size": 64, "n_layer": 3, "n_head": 4, "n_embd": 128},
                {"steps": 2200, "batch_size": 64, "lr": 3e-3, "warmup": 100, "weight_decay": 0.1, "clip": 1.0}),
     "gpu": ({"block_size": 64, "n_layer": 6, "n_head": 6, "n_embd": 384, "dropout": 0.2},
