@@ -734,6 +734,9 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
                         f"TransformerLM), got {type(model).__name__}.")
     n = _whole(n, "n", 0)
     if top_k is not None:
+        if not isinstance(top_k, bool) and isinstance(top_k, numbers.Integral) and top_k < 1:
+            raise ValueError(f"top_k must be >= 1 (draw among the k most likely tokens), got {top_k}; or pass "
+                             "top_k=None to draw from every token.")
         top_k = _whole(top_k, "top_k", 1)
         if top_k > model.vocab_size:
             raise ValueError(f"top_k={top_k} is larger than the vocabulary ({model.vocab_size} tokens): pick 1 .. "
@@ -767,6 +770,11 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
         raise TypeError(f"prompt_ids must be a list or 1-D tensor of token ids, got {type(prompt_ids).__name__}.")
     if not prompt:
         raise ValueError("prompt_ids is empty: give at least one token to start from, e.g. [bos_id].")
+    V = model.vocab_size
+    bad = next((i for i, t in enumerate(prompt) if isinstance(t, numbers.Integral) and not 0 <= t < V), None)
+    if bad is not None:
+        raise ValueError(f"token id {prompt[bad]} at prompt_ids[{bad}] is outside the vocabulary of size {V} (ids 0 .. "
+                         f"{V - 1}); encode the prompt with the tokeniser the model was built for.")
     device = next(model.parameters()).device
     idx = torch.tensor([prompt], dtype=torch.long, device=device)
     _check_idx(idx, model.vocab_size, type(model).__name__, "prompt_ids")  # type: ignore[arg-type]

@@ -99,8 +99,11 @@ class TransformerConfig:
         for name, least in (("vocab_size", 1), ("block_size", 1), ("n_layer", 0), ("n_head", 1), ("n_embd", 1)):
             _whole(getattr(self, name), name, least)
         if self.n_embd % self.n_head:
+            heads = [h for h in range(1, self.n_embd + 1) if self.n_embd % h == 0]
+            wider = self.n_head * -(-self.n_embd // self.n_head)  # the next multiple of n_head
             raise ValueError(f"n_embd must be divisible by n_head (each head gets n_embd / n_head dimensions), got "
-                             f"n_embd={self.n_embd} and n_head={self.n_head}.")
+                             f"n_embd={self.n_embd} and n_head={self.n_head}; n_head could be one of {heads}, or "
+                             f"n_embd a multiple of {self.n_head}, e.g. {wider}.")
         if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
             raise ValueError(f"dropout must be a probability in [0, 1), e.g. 0.1 (0 for none), got {self.dropout!r}.")
         for name in ("bias", "tie_weights"):

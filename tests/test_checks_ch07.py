@@ -239,7 +239,7 @@ def test_causal_attention_names_the_mistake(wrong: Any, why: str | None) -> None
 
 def test_causal_cases_are_2d_then_batched() -> None:
     shapes = [tuple(args[0].shape) for _, args in ch07_checks._causal_cases()]
-    assert shapes == [(6, 8), (2, 3, 5, 4)]
+    assert shapes == [(6, 8), (2, 3, 5, 4), (2, 9, 4)]
 
 
 # --- 07.3 split_heads ---------------------------------------------------------------------------------------------
@@ -374,3 +374,15 @@ def test_the_checkers_are_fast() -> None:
     with pytest.raises(checks.CheckFailed):
         checks.ch07_causal_attention(causal_wrong(keep="tril+1"))  # the leak search calls the answer T - 1 more times
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_mask_of_a_fixed_size_is_caught_and_named() -> None:
+    allowed = torch.ones(6, 6, dtype=torch.bool).tril()  # section 4's mask, reused
+
+    def fixed_size(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        T = q.shape[-2]
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        return torch.softmax(scores.masked_fill(~allowed[:T, :T], float("-inf")), dim=-1) @ v
+
+    with pytest.raises(checks.CheckFailed, match=r"T = q.shape\[-2\], not a fixed size"):
+        checks.ch07_causal_attention(fixed_size)

@@ -194,11 +194,11 @@ def test_bad_input_gets_a_clear_error() -> None:
     for bad in (0, -1.0, math.nan):
         with pytest.raises(ValueError, match=r"temperature must be a finite number > 0"):
             generate(m, [1], 3, generator=torch.Generator(), temperature=bad)
-    with pytest.raises(ValueError, match=r"top_k must be >= 1"):
+    with pytest.raises(ValueError, match=r"top_k must be >= 1 .*top_k=None to draw from every token"):
         generate(m, [1], 3, generator=torch.Generator(), top_k=0)
     with pytest.raises(ValueError, match=r"top_k=12 is larger than the vocabulary \(11 tokens\)"):
         generate(m, [1], 3, generator=torch.Generator(), top_k=12)
-    with pytest.raises(ValueError, match=r"n_embd must be divisible by n_head"):
+    with pytest.raises(ValueError, match=r"n_embd must be divisible by n_head .*one of \[1, 2, 5, 10\].*e\.g\. 12"):
         TransformerConfig(vocab_size=5, n_embd=10, n_head=4)
     with pytest.raises(ValueError, match=r"dropout must be a probability in \[0, 1\)"):
         TransformerConfig(vocab_size=5, dropout=1.0)

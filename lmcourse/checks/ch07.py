@@ -318,16 +318,19 @@ _CAUSAL_RULE = ("scores = q @ k.transpose(-2, -1) / sqrt(d) (..., T, T); set sco
 
 
 def _causal_cases() -> list[tuple[str, tuple[Any, ...]]]:
-    """A 2-D setting (T, d) = (6, 8) in float32 and a batched one (B, H, T, d) = (2, 3, 5, 4) in float64: standard
-    normal entries, so every mistake moves the output clearly."""
+    """A 2-D setting (T, d) = (6, 8) in float32, a batched one (B, H, T, d) = (2, 3, 5, 4) in float64, and a longer
+    one (B, T, d) = (2, 9, 4) in float32 (no mask built for section 4's 6 positions fits it): standard normal
+    entries, so every mistake moves the output clearly."""
     import numpy as np
     import torch
 
     rng = np.random.default_rng(72)
     flat = tuple(torch.tensor(rng.normal(0.0, 1.0, (6, 8)), dtype=torch.float32) for _ in range(3))
     batched = tuple(torch.tensor(rng.normal(0.0, 1.0, (2, 3, 5, 4)), dtype=torch.float64) for _ in range(3))
+    longer = tuple(torch.tensor(rng.normal(0.0, 1.0, (2, 9, 4)), dtype=torch.float32) for _ in range(3))
     return [("causal_attention(q, k, v of shape (T, d) = (6, 8): float32 tensors)", flat),
-            ("causal_attention(q, k, v of shape (B, H, T, d) = (2, 3, 5, 4): float64 tensors)", batched)]
+            ("causal_attention(q, k, v of shape (B, H, T, d) = (2, 3, 5, 4): float64 tensors)", batched),
+            ("causal_attention(q, k, v of shape (B, T, d) = (2, 9, 4): float32 tensors)", longer)]
 
 
 def _future_leak(fn: Callable[..., Any], args: tuple[Any, ...], got: Any) -> int | None:
@@ -363,6 +366,11 @@ def _future_leak(fn: Callable[..., Any], args: tuple[Any, ...], got: Any) -> int
 
 
 def _causal_error_hint(err: Exception) -> str:
+    if isinstance(err, RuntimeError) and "size of tensor" in str(err) and "must match" in str(err):
+        return ("a size does not match. q, k and v are torch tensors of shape (T, d) or (B, H, T, d) here: build "
+                "the mask from this input's length, T = q.shape[-2], not a fixed size (section 4's `allowed` is "
+                "6 x 6), e.g. torch.ones(T, T, dtype=torch.bool).tril(); and transpose only the last two dimensions "
+                "of k, k.transpose(-2, -1) (k.T reverses them all on a 4-D tensor).")
     return (f"q, k and v are torch tensors of shape (T, d) or (B, H, T, d). {_CAUSAL_RULE} Otherwise run your "
             "function on this input yourself and read the traceback above.")
 

@@ -135,7 +135,7 @@ def ch08_param_count(n_params: Callable[[int, int, int, int], Any]) -> None:
         config = TransformerConfig(vocab_size=V, block_size=block_size, n_layer=L, n_head=heads, n_embd=E)
         if i == 0:
             expected = sum(p.numel() for p in TransformerLM(config).parameters())
-            what += f": a real TransformerLM of these sizes ({heads} heads) has sum(p.numel() for p in parameters())"
+            what += f" (a real TransformerLM of these sizes, with {heads} heads, has {expected:,} parameters)"
         else:
             expected = config.n_params()
         got = call(ex, n_params, V, block_size, L, E)
@@ -144,11 +144,13 @@ def ch08_param_count(n_params: Callable[[int, int, int, int], Any]) -> None:
             others = [case[:4] for j, case in enumerate(cases) if j != i]
             mistake = _match_mistake(got, (V, block_size, L, E), n_params, others, _PARAM_MISTAKES, same,
                                      confirm=True)
-            hint = _PARAM_HINTS.get(mistake or "", f"add the token embedding V E = {V * E}, the position table "
-                                                   f"block_size E = {block_size * E}, per block 12 E^2 + 13 E = "
-                                                   f"{12 * E * E + 13 * E} (attention 4E^2 + 4E, MLP 8E^2 + 5E, two "
-                                                   f"LayerNorms 2E each), and the final LayerNorm 2E = {2 * E}; the "
-                                                   "output layer is tied (no parameters of its own).")
+            off = f"{int(value - expected) if float(value).is_integer() else value - expected:+,}"
+            hint = _PARAM_HINTS.get(mistake or "", f"your count is off by {off}. Count the parts one by one: the "
+                                                   "token embedding, the position table, and per block the "
+                                                   "attention's projections and their biases, the MLP's two layers "
+                                                   "and their biases, the two LayerNorms (a scale and a shift each); "
+                                                   "then the final LayerNorm. The output layer is tied: it has no "
+                                                   "parameters of its own.")
             fail(ex, what, expected, got, hint)
         if _whole(got) is None:
             fail(ex, f"{what} should be an int", expected, got,
@@ -432,8 +434,17 @@ def ch08_block_forward(block_forward: Callable[[Any, Any], Any]) -> None:
     for i, (what, (block, x)) in enumerate(cases):
         given = _copy(x)
         state = {name: t.clone() for name, t in block.state_dict().items()}
-        with _quiet_numerics():
-            got = call(ex, block_forward, block, given, hint=_block_error_hint)
+        whole_calls: list[int] = []
+        handle = block.register_forward_pre_hook(lambda module, inputs, calls=whole_calls: calls.append(1))
+        try:
+            with _quiet_numerics():
+                got = call(ex, block_forward, block, given, hint=_block_error_hint)
+        finally:
+            handle.remove()
+        if whole_calls:
+            fail(ex, f"{what} called block(x) itself", Description("the forward pass written from the block's parts"),
+                 Description("block(x)"), "don't call block(x) (or block.forward): write what it computes from "
+                                           "block.ln1, block.attn, block.ln2 and block.mlp.")
         if not _unchanged(given, x):
             fail(ex, f"{what} changed x", Description("x as given"), Description("changed x"),
                  _changed_hint(["x"], "x = x + ..."))
