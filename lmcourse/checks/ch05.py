@@ -14,6 +14,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _close,
     _copy,
     _f64,
     _floats,
@@ -30,18 +31,6 @@ from lmcourse.checks.core import (
     fail,
     passed,
 )
-
-
-def _close(rtol: float, atol: float) -> Callable[[Any, Any], bool]:
-    """A ``same`` for :func:`_match_mistake`: ``got`` is an array of numbers close to ``theirs``, of its shape."""
-    import numpy as np
-
-    def same(got: Any, theirs: Any) -> bool:
-        values = _floats(got)
-        return values is not None and values.shape == np.shape(theirs) and bool(
-            np.allclose(values, theirs, rtol=rtol, atol=atol))
-
-    return same
 
 
 def _sigmoid(x: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _close,
     _copy,
     _f64,
     _floats,
@@ -31,24 +32,6 @@ from lmcourse.checks.core import (
     fail,
     passed,
 )
-
-
-def _close(rtol: float, atol: float) -> Callable[[Any, Any], bool]:
-    """A ``same`` for :func:`_match_mistake`: ``got`` is an array of numbers close to ``theirs``, of its shape; or,
-    where ``theirs`` is a pair (h, c), a tuple or list of two such arrays."""
-    import numpy as np
-
-    def one(got: Any, theirs: Any) -> bool:
-        values = _floats(got)
-        return values is not None and values.shape == np.shape(theirs) and bool(
-            np.allclose(values, theirs, rtol=rtol, atol=atol))
-
-    def same(got: Any, theirs: Any) -> bool:
-        if isinstance(theirs, tuple):
-            return isinstance(got, (tuple, list)) and len(got) == 2 and all(map(one, got, theirs))
-        return one(got, theirs)
-
-    return same
 
 
 def _sigmoid(x: Any) -> Any:

@@ -14,6 +14,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _close,
     _copy,
     _f64,
     _floats,
@@ -34,23 +35,6 @@ from lmcourse.checks.core import (
 #: The tolerance of exercises 07.1-07.3: values of a few units at most, computed in float32 through short sums.
 RTOL, ATOL = 1e-4, 1e-5
 
-
-def _close(rtol: float = RTOL, atol: float = ATOL) -> Callable[[Any, Any], bool]:
-    """A ``same`` for :func:`_match_mistake`: ``got`` is an array of numbers close to ``theirs``, of its shape (nan
-    where ``theirs`` has nan); or, where ``theirs`` is a tuple, a tuple or list of as many such arrays."""
-    import numpy as np
-
-    def one(got: Any, theirs: Any) -> bool:
-        values = _floats(got)
-        return values is not None and values.shape == np.shape(theirs) and bool(
-            np.allclose(values, theirs, rtol=rtol, atol=atol, equal_nan=True))
-
-    def same(got: Any, theirs: Any) -> bool:
-        if isinstance(theirs, tuple):
-            return isinstance(got, (tuple, list)) and len(got) == len(theirs) and all(map(one, got, theirs))
-        return one(got, theirs)
-
-    return same
 
 
 def _softmax(s: Any) -> Any:
@@ -179,7 +163,7 @@ def _pair_hint(got: Any, expected: tuple[Any, Any], T: int, d_v: int) -> str:
     import numpy as np
 
     values = _floats(got)
-    same = _close()
+    same = _close(RTOL, ATOL)
     if values is not None and same(values, expected[0]):
         return "that is the weights alone: return the pair (weights, out)."
     if values is not None and same(values, expected[1]):
@@ -207,7 +191,7 @@ def ch07_attention_row(attention_row: Callable[[Any, Any, Any], Any]) -> None:
 
     ex = "07.1 (attention_row)"
     cases = _row_cases()
-    same = _close()
+    same = _close(RTOL, ATOL)
     probe_rng = np.random.default_rng(71)
     probes = [_row_inputs(probe_rng, 6, 5, 11), _row_inputs(probe_rng, 32, 12, 7)]
     for i, (what, args) in enumerate(cases):
@@ -393,7 +377,7 @@ def ch07_causal_attention(causal_attention: Callable[[Any, Any, Any], Any]) -> N
 
     ex = "07.2 (causal_attention)"
     cases = _causal_cases()
-    same = _close()
+    same = _close(RTOL, ATOL)
     probe_rng = np.random.default_rng(74)
     probes = [tuple(probe_rng.normal(0.0, 1.0, (7, 5)) for _ in range(3))]
     for i, (what, args) in enumerate(cases):

@@ -441,3 +441,22 @@ def _floats(value: Any) -> Any:
             return None
         return np.array(items, dtype=np.float64).reshape(len(items), *(shapes.pop() if shapes else ()))
     return None
+
+
+def _close(rtol: float, atol: float) -> Callable[[Any, Any], bool]:
+    """A ``same`` for :func:`_match_mistake`: ``got`` is an array of numbers close to ``theirs``, of its shape (nan
+    where ``theirs`` has nan, infinities where it has them); or, where ``theirs`` is a tuple, a tuple or list of as
+    many such arrays (an LSTM's (h, c), attention's (weights, out))."""
+    import numpy as np
+
+    def one(got: Any, theirs: Any) -> bool:
+        values = _floats(got)
+        return values is not None and values.shape == np.shape(theirs) and bool(
+            np.allclose(values, theirs, rtol=rtol, atol=atol, equal_nan=True))
+
+    def same(got: Any, theirs: Any) -> bool:
+        if isinstance(theirs, tuple):
+            return isinstance(got, (tuple, list)) and len(got) == len(theirs) and all(map(one, got, theirs))
+        return one(got, theirs)
+
+    return same
