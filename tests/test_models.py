@@ -493,3 +493,97 @@ def test_lstm_runs_under_autocast_and_its_gradients_reach_every_weight() -> None
     out.float().sum().backward()
     assert x.grad is not None and x.grad.dtype == torch.float32
     assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in ours.parameters())
+
+
+# --------------------------------------------------------------------------- generate's draws, pinned
+
+PIN_V = 13
+
+# Each combination of generate's arguments the chapters used before top_p, repetition_penalty and greedy
+# existed; PINNED holds what generate returned for them then (computed before sampling moved to
+# lmcourse.sampling), so the stored samples of chapters 04-08 cannot change unnoticed.
+PIN_COMBOS: list[dict] = [
+    {},
+    {"temperature": 0.7},
+    {"temperature": 1.6, "top_k": 4},
+    {"top_k": 1},
+    {"temperature": 1e-9},
+    {"top_k": 5, "stop": 3},
+    {"temperature": 0.8, "cache": False},
+    {"temperature": 1.3, "top_k": 6, "cache": False},
+]
+
+PINNED = {
+    ('bigram', 0): [12, 1, 2, 7, 8, 10, 7, 9, 9, 1, 12, 12, 4, 3, 9, 12, 12, 12, 0, 6, 7, 7, 8, 10],
+    ('bigram', 1): [7, 4, 2, 4, 6, 2, 9, 7, 12, 12, 9, 7, 0, 10, 10, 10, 7, 0, 6, 2, 1, 0, 10, 3],
+    ('bigram', 2): [10, 10, 7, 8, 1, 2, 1, 12, 9, 8, 10, 10, 12, 12, 1, 11, 10, 10, 3, 4, 3, 1, 12, 1],
+    ('bigram', 3): [4, 3, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+    ('bigram', 4): [4, 3, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10, 10],
+    ('bigram', 5): [4, 6, 2, 1, 2, 11, 9, 8, 0, 1, 2, 11, 10, 10, 10, 10, 7, 4, 2, 1, 7, 0, 3],
+    ('bigram', 6): [8, 10, 0, 10, 3, 10, 3, 1, 10, 10, 10, 7, 8, 10, 10, 3, 11, 10, 3, 10, 3, 10, 10, 3],
+    ('bigram', 7): [4, 2, 4, 2, 4, 12, 12, 12, 7, 0, 10, 3, 4, 0, 0, 10, 9, 9, 1, 10, 10, 5, 7, 1],
+    ('mlp', 0): [12, 7, 2, 7, 5, 1, 5, 9, 9, 3, 12, 5, 4, 9, 0, 12, 10, 0, 0, 5, 7, 7, 4, 10],
+    ('mlp', 1): [7, 2, 2, 5, 5, 11, 9, 7, 12, 9, 9, 7, 11, 4, 6, 5, 2, 0, 6, 2, 1, 0, 10, 4],
+    ('mlp', 2): [7, 4, 1, 1, 1, 2, 7, 7, 7, 12, 5, 2, 9, 5, 1, 11, 1, 1, 7, 4, 11, 1, 1, 1],
+    ('mlp', 3): [1, 2, 1, 5, 12, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    ('mlp', 4): [1, 2, 1, 5, 12, 9, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1],
+    ('mlp', 5): [12, 2, 0, 1, 5, 12, 9, 5, 4, 8, 6, 2, 4, 5, 2, 9, 7, 4, 5, 1, 4, 11, 2, 11],
+    ('mlp', 6): [8, 2, 0, 8, 4, 12, 5, 1, 10, 12, 9, 0, 3, 1, 9, 12, 11, 1, 6, 2, 1, 11, 10, 11],
+    ('mlp', 7): [5, 11, 4, 5, 5, 12, 6, 0, 7, 12, 7, 1, 0, 5, 2, 9, 7, 4, 1, 5, 7, 9, 7, 11],
+    ('lstm', 0): [12, 3, 2, 5, 5, 1, 5, 9, 9, 3, 5, 5, 4, 5, 0, 12, 10, 0, 0, 5, 7, 7, 8, 10],
+    ('lstm', 1): [5, 2, 2, 4, 5, 3, 9, 7, 12, 9, 9, 7, 0, 12, 6, 5, 2, 0, 6, 2, 1, 0, 10, 6],
+    ('lstm', 2): [5, 5, 9, 9, 1, 6, 6, 5, 9, 1, 5, 10, 6, 5, 1, 5, 1, 1, 0, 5, 5, 1, 9, 10],
+    ('lstm', 3): [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5],
+    ('lstm', 4): [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5],
+    ('lstm', 5): [10, 6, 0, 1, 5, 6, 9, 5, 1, 1, 6, 6, 0, 5, 6, 9, 1, 10, 5, 10, 5, 5, 5, 10],
+    ('lstm', 6): [8, 9, 0, 8, 0, 5, 5, 1, 10, 8, 9, 0, 3, 1, 9, 3, 11, 6, 6, 2, 6, 11, 10, 3],
+    ('lstm', 7): [5, 9, 10, 5, 5, 6, 6, 0, 10, 9, 5, 1, 0, 0, 0, 9, 9, 9, 1, 5, 10, 6, 10, 1],
+    ('rnn', 0): [12, 3, 2, 5, 12, 11, 5, 9, 9, 3, 12, 5, 4, 5, 9, 12, 10, 0, 0, 5, 7, 7, 8, 10],
+    ('rnn', 1): [6, 2, 2, 4, 5, 11, 9, 7, 12, 9, 9, 7, 10, 12, 6, 5, 2, 0, 6, 2, 4, 0, 10, 6],
+    ('rnn', 2): [3, 6, 9, 12, 3, 9, 6, 12, 9, 12, 11, 6, 6, 10, 9, 11, 3, 3, 12, 2, 3, 6, 9, 3],
+    ('rnn', 3): [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6],
+    ('rnn', 4): [6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6],
+    ('rnn', 5): [12, 6, 10, 12, 2, 3],
+    ('rnn', 6): [8, 2, 0, 8, 0, 12, 9, 1, 10, 8, 9, 0, 3, 9, 9, 3, 11, 6, 6, 2, 6, 11, 10, 11],
+    ('rnn', 7): [3, 11, 4, 2, 5, 12, 6, 3, 11, 12, 5, 11, 8, 9, 2, 9, 9, 9, 12, 5, 10, 6, 6, 11],
+    ('torch-lstm', 0): [12, 3, 2, 5, 5, 1, 5, 9, 9, 3, 5, 5, 4, 5, 0, 12, 10, 0, 0, 5, 7, 7, 8, 10],
+    ('torch-lstm', 1): [5, 2, 2, 4, 5, 3, 9, 7, 12, 9, 9, 7, 0, 12, 6, 5, 2, 0, 6, 2, 1, 0, 10, 6],
+    ('torch-lstm', 2): [5, 5, 9, 9, 1, 6, 6, 5, 9, 1, 5, 10, 6, 5, 1, 5, 1, 1, 0, 5, 5, 1, 9, 10],
+    ('torch-lstm', 3): [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5],
+    ('torch-lstm', 4): [5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5, 5],
+    ('torch-lstm', 5): [10, 6, 0, 1, 5, 6, 9, 5, 1, 1, 6, 6, 0, 5, 6, 9, 1, 10, 5, 10, 5, 5, 5, 10],
+    ('torch-lstm', 6): [8, 9, 0, 8, 0, 5, 5, 1, 10, 8, 9, 0, 3, 1, 9, 3, 11, 6, 6, 2, 6, 11, 10, 3],
+    ('torch-lstm', 7): [5, 9, 10, 5, 5, 6, 6, 0, 10, 9, 5, 1, 0, 0, 0, 9, 9, 9, 1, 5, 10, 6, 10, 1],
+    ('transformer', 0): [12, 7, 2, 7, 8, 1, 5, 9, 9, 3, 12, 5, 4, 5, 0, 12, 10, 0, 0, 11, 7, 7, 8, 10],
+    ('transformer', 1): [5, 2, 2, 4, 5, 11, 9, 7, 12, 9, 9, 7, 11, 12, 6, 5, 2, 0, 6, 2, 1, 0, 10, 6],
+    ('transformer', 2): [5, 5, 0, 0, 10, 3, 3, 2, 11, 11, 11, 2, 3, 3, 1, 11, 1, 3, 3, 2, 3, 1, 3, 1],
+    ('transformer', 3): [12] * 24,
+    ('transformer', 4): [12] * 24,
+    ('transformer', 5): [12, 12, 10, 10, 5, 11, 2, 4, 3],
+    ('transformer', 6): [8, 2, 0, 8, 0, 12, 9, 1, 10, 8, 9, 0, 3, 1, 9, 4, 11, 2, 6, 2, 6, 11, 10, 3],
+    ('transformer', 7): [8, 11, 1, 4, 5, 4, 5, 11, 7, 4, 7, 11, 2, 2, 2, 1, 3, 4, 1, 7, 7, 4, 7, 11],
+}
+
+
+def make_pinned(kind: str) -> nn.Module:
+    torch.manual_seed(2024)
+    if kind == "bigram":
+        model = BigramLM(PIN_V)
+        with torch.no_grad():
+            model.table.weight.normal_(0.0, 1.5)
+        return model
+    if kind == "mlp":
+        return MLPLM(PIN_V, context=3, embed_dim=4, hidden=8)
+    if kind == "transformer":
+        from lmcourse.transformer import TransformerConfig, TransformerLM
+
+        return TransformerLM(TransformerConfig(vocab_size=PIN_V, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    return RecurrentLM(PIN_V, embed_dim=4, hidden=6, num_layers=2, cell=kind)
+
+
+@pytest.mark.parametrize("kind", ["bigram", "mlp", "lstm", "rnn", "torch-lstm", "transformer"])
+def test_generate_gives_the_tokens_it_always_gave(kind: str) -> None:
+    model = make_pinned(kind)
+    for i, kwargs in enumerate(PIN_COMBOS):
+        got = generate(model, [1, 2, 5], 24, generator=torch.Generator().manual_seed(10 + i), **kwargs)
+        assert got == PINNED[(kind, i)], (kind, kwargs)
