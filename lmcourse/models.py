@@ -39,7 +39,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lmcourse import sampling
 from lmcourse.batches import IGNORE_INDEX
+from lmcourse.sampling import top_k_logits
 
 CELLS = ("lstm", "rnn", "torch-lstm")
 LSTM_IMPLS = ("fused", "cell")
@@ -692,32 +694,30 @@ class RecurrentLM(_LM):
 # --------------------------------------------------------------------------- sampling
 
 
-def top_k_logits(logits: torch.Tensor, k: int) -> torch.Tensor:
-    """``logits`` with all but the ``k`` largest of each row (the last axis) set to ``-inf``, so that a softmax
-    gives them probability 0; ties with the k-th largest are kept. ``k`` is a whole number 1 .. V."""
-    if not isinstance(logits, torch.Tensor) or logits.dim() == 0 or not logits.is_floating_point():
-        raise TypeError("top_k_logits needs a floating-point tensor of logits, the vocabulary along the last axis.")
-    V = logits.shape[-1]
-    k = _whole(k, "top_k", 1)
-    if k > V:
-        raise ValueError(f"top_k={k} is larger than the vocabulary ({V} tokens): pick 1 .. {V} (top_k={V} keeps "
-                         "every token, as top_k=None does).")
-    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
-    return logits.masked_fill(logits < kth, float("-inf"))
-
-
-def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int, *, generator: torch.Generator,
-             temperature: float = 1.0, top_k: int | None = None, stop: int | None = None,
-             cache: bool = True) -> list[int]:
+def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int, *,
+             generator: torch.Generator | None = None, temperature: float = 1.0, top_k: int | None = None,
+             stop: int | None = None, cache: bool = True, top_p: float | None = None,
+             repetition_penalty: float = 1.0, greedy: bool = False) -> list[int]:
     """Sample up to ``n`` tokens after ``prompt_ids`` from ``model`` (any language model of the course: a
     ``BigramLM``, ``MLPLM``, ``RecurrentLM`` or ``lmcourse.transformer.TransformerLM``).
 
-    Each token is drawn with ``torch.multinomial`` from softmax(logits / ``temperature``), using
+    Each token is drawn with ``torch.multinomial`` from ``lmcourse.sampling.distribution`` of the last
+    logits (in float32): softmax(logits / ``temperature``), filtered by ``top_k`` and ``top_p``, using
     ``generator`` (a ``torch.Generator`` you seed), never the global random state: the same seed gives
     the same text, and sampling shifts no other random stream. The draws happen on the generator's
-    device (a CPU generator works with a model on a GPU). ``temperature`` > 0: below 1 sharpens
-    the distribution, above 1 flattens it; a tiny one (1e-9, even 1e-300) picks the most likely token,
-    as greedy decoding does (ties shared). ``top_k``: draw only among the k most likely tokens (None: all).
+    device (a CPU generator works with a model on a GPU).
+
+    - ``temperature`` > 0: below 1 sharpens the distribution, above 1 flattens it; a tiny one (1e-9, even
+      1e-300) picks the most likely token, as greedy decoding does (ties shared).
+    - ``top_k``: draw only among the k most likely tokens (None: all).
+    - ``top_p``: draw only from the nucleus, the fewest most likely tokens whose probabilities (after the
+      temperature and top_k) add up to at least ``top_p``, a number in (0, 1] (None or 1: all).
+    - ``repetition_penalty`` >= 1: before anything else, the logit of every token already in the text (the
+      whole prompt and the tokens generated so far) is divided by it if positive, multiplied by it if
+      negative (CTRL's penalty, ``sampling.repetition_penalty``); 1 changes nothing.
+    - ``greedy=True``: the most likely token at every step (ties: the lowest id), no draws at all; then
+      ``generator`` may be left out and ``temperature``, ``top_k``, ``top_p`` must stay at their defaults
+      (they would change nothing). ``repetition_penalty`` still applies.
 
     A model with a ``run(idx, state)`` method reads the prompt once and then carries its state, one token
     at a time: a recurrent model its hidden state, a Transformer its key-value cache. With ``cache=False``,
@@ -741,14 +741,23 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
         if top_k > model.vocab_size:
             raise ValueError(f"top_k={top_k} is larger than the vocabulary ({model.vocab_size} tokens): pick 1 .. "
                              f"{model.vocab_size}, or top_k=None to draw from every token.")
+    if top_p is not None:
+        top_p = sampling._top_p_value(top_p, "top_p")
+    penalty = sampling._penalty_value(repetition_penalty, "repetition_penalty")
     carry = _flag(cache, "cache") and callable(getattr(model, "run", None))
-    if not isinstance(generator, torch.Generator):
+    pick_greedy = _flag(greedy, "greedy")
+    if pick_greedy:
+        if temperature != 1.0 or top_k is not None or top_p is not None:
+            raise ValueError(f"greedy=True takes the most likely token at every step, so temperature, top_k and top_p "
+                             f"would change nothing; leave them at their defaults (got temperature={temperature!r}, "
+                             f"top_k={top_k!r}, top_p={top_p!r}), or pass greedy=False to sample.")
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}; greedy "
+                            "decoding draws nothing, so it may be left out.")
+    elif not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}; pass your own, "
                         "e.g. torch.Generator().manual_seed(0), so that the samples are reproducible.")
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not (
-            math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}; 1 samples the model's own "
-                         "distribution, smaller values sharpen it.")
+    temperature = sampling._temperature_value(temperature)
     if stop is not None:
         V = model.vocab_size
         if isinstance(stop, bool) or not isinstance(stop, numbers.Integral):
@@ -791,15 +800,15 @@ def generate(model: nn.Module, prompt_ids: Sequence[int] | torch.Tensor, n: int,
                     logits, state = model.run(idx, state)  # type: ignore[operator]
                 else:
                     logits, _ = model(idx[:, window:])
-                # The max subtracted before dividing: a tiny temperature then sends every other logit to -inf
-                # (greedy), where logits / temperature would overflow to inf and softmax give nan. In float64, so
-                # that no temperature > 0 rounds to 0; at temperature 1 the result is bit for bit logits - max.
                 z = logits[0, -1].float()
-                scaled = ((z - z.max()).double() / temperature).float()
-                if top_k is not None:
-                    scaled = top_k_logits(scaled, top_k)
-                probs = torch.softmax(scaled, dim=-1).to(generator.device)
-                token = int(torch.multinomial(probs, 1, generator=generator))
+                if penalty != 1:
+                    z = sampling.repetition_penalty(z, prompt + out, penalty)
+                if pick_greedy:
+                    token = sampling.greedy(z)
+                else:
+                    assert generator is not None
+                    probs = sampling.distribution(z, temperature=temperature, top_k=top_k, top_p=top_p)
+                    token = int(torch.multinomial(probs.to(generator.device), 1, generator=generator))
                 out.append(token)
                 if token == stop:
                     break
