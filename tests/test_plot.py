@@ -154,3 +154,41 @@ def test_course_map_draws_on_given_axes_and_rejects_others() -> None:
     assert course.draw_map(ax) is ax
     assert sorted(t.get_text() for t in ax.texts if t.get_text().isdigit()) == [c.number for c in course.CHAPTERS]
     plt.close("all")
+
+
+def test_reliability_diagram_draws_the_non_empty_bins_against_the_diagonal() -> None:
+    from lmcourse.evaluate import calibration
+
+    cal = calibration([0.1, 0.2, 0.3, 0.6, 0.7, 0.9, 1.0, 0.95], [False, False, True, True, False, True, True, True],
+                      bins=5)  # bin 2 (0.4-0.6) is empty
+    ax = cal.plot(title="a tiny model")
+    bars = ax.patches
+    assert len(bars) == 4  # the empty bin is not drawn
+    assert [round(b.get_x(), 6) for b in bars] == [0.0, 0.2, 0.6, 0.8]
+    assert [round(b.get_width(), 6) for b in bars] == [0.2] * 4
+    np.testing.assert_allclose([b.get_height() for b in bars], [0.0, 0.5, 0.5, 1.0])
+    (diagonal,) = ax.get_lines()
+    assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    assert "confidence" in ax.get_xlabel() and "accuracy" in ax.get_ylabel() and ax.get_title() == "a tiny model"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["perfect calibration",
+                                                                   "accuracy per bin (ECE 0.131)"]
+    assert ax.get_xlim() == (0.0, 1.0) and ax.get_ylim() == (0.0, 1.0)
+    assert len(ax.figure.axes) == 1
+    plt.close("all")
+
+
+def test_reliability_diagram_on_given_axes_with_the_counts() -> None:
+    from lmcourse.evaluate import calibration
+
+    cal = calibration(np.array([0.05, 0.15, 0.15, 0.95]), np.array([True, False, True, True]))
+    fig, (left, right) = plt.subplots(1, 2)
+    assert cal.plot(ax=right, histogram=True) is right
+    assert len(fig.axes) == 3 and not left.patches  # the twin axis holds the counts
+    twin = fig.axes[2]
+    assert twin.get_ylabel() == "predictions per bin"
+    np.testing.assert_array_equal(twin.patches[0].get_data()[0], cal.counts)
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        cal.plot(ax="left")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="histogram must be True or False"):
+        cal.plot(histogram=1)  # type: ignore[arg-type]
+    plt.close("all")
