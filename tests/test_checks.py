@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import unicodedata
 import warnings
@@ -1056,6 +1057,25 @@ def sinusoidal(T: int, E: int) -> torch.Tensor:
     return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(T, E)  # interleaved: sin, cos, sin, cos ...
 
 
+def top_p_filter(probs: torch.Tensor, p: float) -> torch.Tensor:
+    ordered, order = torch.sort(probs, descending=True)
+    kept = torch.where(torch.cumsum(ordered, 0) - ordered < p, ordered, torch.zeros_like(ordered))
+    return torch.zeros_like(probs).scatter(0, order, kept / kept.sum())
+
+
+def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
+    b = np.minimum(np.floor(confidence * bins).astype(int), bins - 1)
+    return sum((b == k).mean() * abs(correct[b == k].mean() - confidence[b == k].mean())
+               for k in range(bins) if (b == k).any())
+
+
+def apply_penalty(logits: torch.Tensor, previous_ids: list[int], penalty: float) -> torch.Tensor:
+    out = logits.clone()
+    for i in set(previous_ids):
+        out[i] = out[i] / penalty if out[i] > 0 else out[i] * penalty
+    return out
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1092,6 +1112,10 @@ RIGHT = {
     "ch08_sinusoidal": sinusoidal,
     "ch08_block_forward": block_forward,
     "ch08_top_k": lambda logits, k: logits.masked_fill(logits < torch.topk(logits, k).values[..., -1:], -torch.inf),
+    "ch10_convert": lambda nats: (nats / math.log(2), math.exp(nats)),
+    "ch10_top_p": top_p_filter,
+    "ch10_ece": ece,
+    "ch10_repetition": apply_penalty,
 }
 
 
