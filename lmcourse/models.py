@@ -23,7 +23,8 @@ prediction of the next token at every position, so they train on the ``(x, y)`` 
   read-out. ``run(idx, state)`` also takes and returns the recurrent state, for truncated
   backpropagation through time with the state carried across batches (``detach_state``).
 
-``generate(model, prompt_ids, n, generator=...)`` samples from any of the three.
+``generate(model, prompt_ids, n, generator=...)`` samples from any of the three (and from a ``TransformerLM``),
+with the decoding pieces of ``lmcourse.sampling``: temperature, top-k, top-p, a repetition penalty, or greedy.
 
 Everything is device-agnostic (the tensors' device decides, nothing assumes the CPU) and works
 in float32 (the default) and float64 (for ``torch.autograd.gradcheck``).
