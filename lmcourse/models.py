@@ -597,14 +597,21 @@ class MLPLM(_LM):
     reaches), as makemore does. So such a position is scored as if the row started the text, and only
     positions t >= context-1 of a row see a full window; give rows that start a record, or score only
     the full-window positions, when that matters.
+
+    ``dropout`` (chapter 09): while training, each hidden unit is zeroed with this probability and the others
+    scaled by 1 / (1 - dropout); in eval mode nothing is dropped. 0, the default, leaves the model as above.
     """
 
-    def __init__(self, vocab_size: int, context: int, embed_dim: int, hidden: int) -> None:
+    def __init__(self, vocab_size: int, context: int, embed_dim: int, hidden: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.vocab_size = _whole(vocab_size, "vocab_size", 1)
         self.context = _whole(context, "context", 1)
         self.embed_dim = _whole(embed_dim, "embed_dim", 1)
         self.hidden = _whole(hidden, "hidden", 1)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout is the probability of zeroing a hidden unit while training, a number in "
+                             f"[0, 1) (0: none, 0.2-0.5 typical), got {dropout!r}.")
+        self.dropout = float(dropout)
         self.embed = nn.Embedding(self.vocab_size + 1, self.embed_dim)  # row V: "before the start"
         self.hidden_layer = nn.Linear(self.context * self.embed_dim, self.hidden)
         self.out = nn.Linear(self.hidden, self.vocab_size)
@@ -614,7 +621,10 @@ class MLPLM(_LM):
         start = idx.new_full((B, self.context - 1), self.vocab_size)
         window = torch.cat((start, idx), dim=1).unfold(1, self.context, 1)   # (B, T, context): oldest first
         e = self.embed(window).flatten(2)                                     # (B, T, context * embed_dim)
-        return self.out(torch.tanh(self.hidden_layer(e)))
+        h = torch.tanh(self.hidden_layer(e))
+        if self.dropout and self.training:  # chapter 09: each hidden unit zeroed with probability dropout
+            h = F.dropout(h, self.dropout, training=True)
+        return self.out(h)
 
 
 State = torch.Tensor | LSTMState

@@ -371,6 +371,28 @@ def test_lm_constructor_errors() -> None:
         BigramLM(3.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="context must be >= 1, got 0"):
         MLPLM(V, 0, 4, 8)
+    with pytest.raises(ValueError, match=r"dropout is the probability .* in \[0, 1\) .* got 1.0"):
+        MLPLM(V, 3, 4, 8, dropout=1.0)
+
+
+def test_mlp_dropout_acts_only_while_training_and_zero_changes_nothing() -> None:
+    torch.manual_seed(0)
+    plain = MLPLM(V, context=3, embed_dim=4, hidden=64)
+    dropped = MLPLM(V, context=3, embed_dim=4, hidden=64, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    idx = torch.randint(0, V, (2, 5))
+    before = torch.get_rng_state()
+    plain.train()
+    out_plain = plain(idx)[0]
+    assert torch.equal(torch.get_rng_state(), before)  # dropout=0 draws nothing
+    dropped.eval()
+    assert torch.equal(dropped(idx)[0], out_plain)  # eval: nothing dropped
+    dropped.train()
+    torch.manual_seed(1)
+    a = dropped(idx)[0]
+    assert not torch.allclose(a, out_plain)
+    torch.manual_seed(1)
+    assert torch.equal(dropped(idx)[0], a)  # the draws come from the global generator
 
 
 # --------------------------------------------------------------------------- generate
