@@ -448,10 +448,11 @@ def test_history_repr_prints_both_losses_with_four_significant_digits() -> None:
 
 
 def test_the_loop_is_short_enough_to_read() -> None:
-    """Chapter 09 prints the loop and adds to it: it stays a screen, not a framework."""
+    """Chapter 09 prints the loop (with its early stopping, mixed precision and checkpoints): it stays a screen, not
+    a framework."""
     import inspect
 
-    assert len(inspect.getsource(training_loop).splitlines()) <= 45
+    assert len(inspect.getsource(training_loop).splitlines()) <= 60
 
 
 # --------------------------------------------------------------------------- bad input
