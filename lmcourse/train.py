@@ -567,9 +567,11 @@ def _bar(start: int, steps: int, desc: str) -> Iterator[int]:
     """The progress bar over steps ``start .. steps - 1``, counting from ``start`` (a resumed run's first step)."""
     if start == 0:
         return progress(range(steps), desc=desc)
-    bar = progress(range(start, steps), total=steps, desc=desc)
-    bar.update(start)
-    return bar
+    from tqdm.auto import tqdm
+
+    from lmcourse.env import under_test
+
+    return tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=under_test(), leave=True)
 
 
 def _check_path(checkpoint: object) -> Path:
