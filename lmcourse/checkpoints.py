@@ -622,7 +622,9 @@ def load_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
                               f" parameters, this one has {sizes}; build it over the same parameters.")
     if expect is not None:
         extra = state["extra"]
-        diff = [d for key in expect for d in _differences(extra.get(key), _json_value(expect[key], key), "")]
+        wanted = {key: _json_value(value, key) for key, value in expect.items()}
+        diff = [d for key, value in wanted.items()
+                for d in _differences(extra.get(key), value, "" if isinstance(value, dict) else key)]
         if diff:
             raise CheckpointError(f"{file} was written by another run: {'; '.join(diff)}. Pass the same settings "
                                   f"to resume it, or delete {file} to start over.")
