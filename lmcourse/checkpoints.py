@@ -1,4 +1,4 @@
-"""Trained models saved to, and loaded from, safetensors files: weights only, never a pickle.
+"""Trained models and training states saved to, and loaded from, safetensors files: never a pickle.
 
 A checkpoint is one ``.safetensors`` file: the model's ``state_dict`` as plain tensors, plus two JSON
 strings in the file's metadata: ``config`` (the model's class name and the keyword arguments that
@@ -6,6 +6,17 @@ build it) and ``info`` (anything worth keeping beside the weights: how it was tr
 Loading rebuilds the model from ``lmcourse.models`` by class name (only :data:`CLASSES` are allowed)
 and copies the tensors in; nothing in the file is ever executed or unpickled, so a checkpoint from
 anywhere is as safe to open as a data file.
+
+A **training state** (chapter 09; :func:`save_state`, :func:`load_state`, :func:`state_step`) is another kind of
+safetensors file: everything a run needs to go on exactly where it stopped, which ``train(...,
+checkpoint=PATH)`` writes and resumes from. Its tensors are ``model.*`` (the weights), ``optim.*`` (the
+optimizer's per-parameter state), ``rng.*`` (torch's generators and the batch generator, as uint8 tensors) and,
+with early stopping, ``best.*``; its metadata says ``kind: training_state`` and the ``step``, and holds the rest as
+JSON (the optimizer's class and hyperparameters, numpy's and Python's random states, the model's class and
+configuration, the history) with the SHA-256 of the header and of every tensor byte. It is written atomically
+(a temporary file, fsync'ed, renamed into place) and the previous state is kept beside it as
+``<stem>.prev.safetensors``; a truncated or changed file is refused with what is wrong and the previous state to
+go back to. :func:`load` on a training state, or :func:`load_state` on a model checkpoint, says which it is.
 
 The reference checkpoints ship in the repository's ``checkpoints/`` folder, listed with their SHA-256
 checksums in ``checkpoints/manifest.json`` (like ``datasets/manifest.json``), and are trained by

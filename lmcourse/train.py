@@ -10,8 +10,20 @@ Every neural chapter trains with the same calls::
 
 ``train`` checks its arguments, builds the optimizer and calls :func:`training_loop`,
 the loop itself, short enough to read in a notebook with
-``print(inspect.getsource(lmcourse.train.training_loop))``. Chapter 09 adds
-learning-rate schedules, checkpoints and resuming to it.
+``print(inspect.getsource(lmcourse.train.training_loop))``.
+
+Chapter 09 (training strategies) reads these:
+
+- :class:`AdamW`, written out one parameter at a time; it gives ``torch.optim.AdamW``'s numbers bit for bit;
+- :func:`cosine_schedule`, a warm-up then a cosine decay, passed as ``train(..., schedule=...)``;
+- :func:`lr_range_test`, the loss of a short run whose learning rate rises geometrically (on a copy of the model);
+- ``train(..., patience=3)``: early stopping on the validation loss, ending with the best evaluation's parameters
+  (``History.best_step``, ``History.stopped_at``);
+- ``train(..., autocast=torch.bfloat16)``: mixed precision (the forward pass under ``torch.autocast``);
+- ``train(..., checkpoint="run.safetensors")``: the whole training state saved every few steps, atomically, and
+  the run resumed from it, bit for bit, when the file exists (delete it to start over); the file format is
+  :func:`lmcourse.checkpoints.save_state`'s;
+- ``python -m lmcourse.train --steps 300 --checkpoint run.safetensors``: a small run to kill and resume (:func:`main`).
 
 How the loop is set up, and why
 -------------------------------
@@ -30,6 +42,9 @@ How the loop is set up, and why
   torch's global generator, which ``lmcourse.setup()`` seeds.
 - **Any device.** The batches go to the device of the model's parameters (move the
   model first, or pass ``device=`` and ``train`` moves it); the data may stay on the CPU.
+- **An interrupted run resumes.** With ``checkpoint=``, everything the next step depends on is saved: the
+  parameters, the optimizer's state, the step (the schedule is a function of it), the batch generator, and the
+  global random states that dropout draws from. Resumed, the run makes the very same updates.
 - **A diverged run stops.** A loss or gradient that is NaN or infinite raises
   :class:`TrainingDiverged` before the update it would poison: the message names the
   step, the last finite loss and the likely causes; the model keeps the parameters it
