@@ -1,4 +1,4 @@
-"""Trained models saved to, and loaded from, safetensors files: weights only, never a pickle.
+"""Trained models and training states saved to, and loaded from, safetensors files: never a pickle.
 
 A checkpoint is one ``.safetensors`` file: the model's ``state_dict`` as plain tensors, plus two JSON
 strings in the file's metadata: ``config`` (the model's class name and the keyword arguments that
@@ -6,6 +6,17 @@ build it) and ``info`` (anything worth keeping beside the weights: how it was tr
 Loading rebuilds the model from ``lmcourse.models`` by class name (only :data:`CLASSES` are allowed)
 and copies the tensors in; nothing in the file is ever executed or unpickled, so a checkpoint from
 anywhere is as safe to open as a data file.
+
+A **training state** (chapter 09; :func:`save_state`, :func:`load_state`, :func:`state_step`) is another kind of
+safetensors file: everything a run needs to go on exactly where it stopped, which ``train(...,
+checkpoint=PATH)`` writes and resumes from. Its tensors are ``model.*`` (the weights), ``optim.*`` (the
+optimizer's per-parameter state), ``rng.*`` (torch's generators and the batch generator, as uint8 tensors) and,
+with early stopping, ``best.*``; its metadata says ``kind: training_state`` and the ``step``, and holds the rest as
+JSON (the optimizer's class and hyperparameters, numpy's and Python's random states, the model's class and
+configuration, the history) with the SHA-256 of the header and of every tensor byte. It is written atomically
+(a temporary file, fsync'ed, renamed into place) and the previous state is kept beside it as
+``<stem>.prev.safetensors``; a truncated or changed file is refused with what is wrong and the previous state to
+go back to. :func:`load` on a training state, or :func:`load_state` on a model checkpoint, says which it is.
 
 The reference checkpoints ship in the repository's ``checkpoints/`` folder, listed with their SHA-256
 checksums in ``checkpoints/manifest.json`` (like ``datasets/manifest.json``), and are trained by
@@ -20,6 +31,7 @@ import json
 import os
 import re
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +39,8 @@ from lmcourse.data import sha256_of
 
 if TYPE_CHECKING:
     import torch
+
+    from lmcourse.train import History
 
 #: The model classes a checkpoint may name: the only ones :func:`load` will build.
 CLASSES = ("BigramLM", "MLPLM", "RecurrentLM", "TransformerLM")
@@ -126,6 +140,11 @@ def _metadata(file: Path) -> dict[str, str]:
 
 def _config(file: Path, metadata: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """The class name and keyword arguments recorded in a checkpoint's metadata, checked against CLASSES."""
+    if metadata.get("kind") == TRAINING_STATE:
+        raise CheckpointError(f"{file} is a training state (written by train(..., checkpoint=...) to resume a run, "
+                              f"at step {metadata.get('step')}), not a model checkpoint: restore it with "
+                              "checkpoints.load_state(path, model, optimizer), or resume the run with "
+                              "train(..., checkpoint=path). To keep the weights alone, checkpoints.save(model, ...).")
     try:
         config = json.loads(metadata["config"])
     except (KeyError, json.JSONDecodeError):
@@ -268,3 +287,387 @@ def reference(name: str, device: str | torch.device | None = None) -> torch.nn.M
         raise CheckpointError(f"the file of checkpoint {name!r}, {file}, is missing. "
                               + RESTORE_HINT.format(file=entry["file"]))
     return load(file, sha256=entry["sha256"], device=device)
+
+
+# --------------------------------------------------------------------------- training states (chapter 09)
+
+#: The ``kind`` a training-state file records in its metadata (a model checkpoint records none).
+TRAINING_STATE = "training_state"
+#: The version of the training-state layout this module writes and reads.
+STATE_FORMAT = 1
+
+
+@dataclass
+class TrainingState:
+    """What :func:`load_state` read back besides the model's and optimizer's state (which it restores in place).
+
+    - ``step``: the updates made so far; the run goes on with step ``step``;
+    - ``generator``: a new ``torch.Generator`` holding the saved state of the batch generator;
+    - ``history``: the :class:`lmcourse.train.History` so far;
+    - ``extra``: the JSON dict given to :func:`save_state` (``train`` keeps its settings and early-stopping
+      bookkeeping there);
+    - ``best``: the tensors given as ``best=`` (``train`` keeps the best evaluation's parameters there), or None.
+    """
+
+    step: int
+    generator: torch.Generator
+    history: History
+    extra: dict[str, Any] = field(default_factory=dict)
+    best: dict[str, torch.Tensor] | None = None
+
+
+def _prev(file: Path) -> Path:
+    """Where the previous good training state is kept: ``run.safetensors`` -> ``run.prev.safetensors``."""
+    return file.with_name(f"{file.stem}.prev{file.suffix}")
+
+
+def _plain(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous CPU copy (safetensors stores plain buffers and refuses tensors that share memory)."""
+    return t.detach().to("cpu").contiguous().clone()
+
+
+def _digest(header: dict[str, Any], payload: bytes | memoryview) -> str:
+    """The SHA-256 of a header (without its own ``sha256`` entry, as canonical JSON) and the tensor bytes after it.
+
+    The header is included so that a changed number in the metadata (a loss of the history, the step) is caught
+    like a changed weight."""
+    import hashlib
+
+    meta = {k: v for k, v in header.get("__metadata__", {}).items() if k != "sha256"}
+    canonical = json.dumps({**header, "__metadata__": meta}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8") + bytes(payload)).hexdigest()
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (POSIX); a system without directory handles (Windows) skips it."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_atomically(target: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``target`` so that an interruption at any moment leaves a complete file there.
+
+    The bytes go to a temporary file in the same folder, flushed and fsync'ed; the current ``target`` (if any) is
+    kept as ``<stem>.prev<suffix>`` (a hard link, or a copy where links are not supported, renamed into place);
+    then the temporary file is renamed over ``target``. Every rename replaces a complete file by a complete file,
+    so ``target`` is never missing or half-written, and the previous good state survives beside it.
+    """
+    import shutil
+
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(blob)
+            f.flush()
+            os.fsync(f.fileno())
+        if target.exists():
+            prev = _prev(target)
+            prev_tmp = prev.with_name(f".{prev.name}.tmp")
+            prev_tmp.unlink(missing_ok=True)
+            try:
+                os.link(target, prev_tmp)
+            except OSError:  # no hard links here (FAT, some network drives): a copy does the same
+                shutil.copyfile(target, prev_tmp)
+            os.replace(prev_tmp, prev)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_folder(target.parent)
+
+
+def _json_value(value: Any, what: str) -> Any:
+    """``value`` if it survives a JSON round trip as the same value (tuples become lists); else a TypeError."""
+    try:
+        return json.loads(json.dumps(value))
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"{what} must hold only JSON values (numbers, str, bools, None, lists, dicts) to go into a "
+                        f"training state; {err}. (A tensor learning rate, for instance, cannot: use a float.)") \
+            from None
+
+
+def save_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, *, step: int,
+               generator: torch.Generator, history: History, extra: dict[str, Any] | None = None,
+               best: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write everything a run needs to go on exactly where it was to the safetensors file ``path``; return it.
+
+    One file: the tensors are ``model.<name>`` (the model's ``state_dict``), ``optim.<i>.<key>`` (the optimizer's
+    per-parameter state, e.g. Adam's ``exp_avg``), ``rng.torch`` and ``rng.cuda.<i>`` (torch's global generators,
+    which dropout draws from), ``rng.batches`` (the batch ``generator``) and, if given, ``best.<name>``. The
+    metadata holds ``kind`` (``"training_state"``), ``step``, and ``state``, a JSON string with the optimizer's class
+    and hyperparameters (``param_groups``) and any non-tensor state, numpy's and Python's global random states,
+    the model's class (and configuration, where it carries one), the ``history`` and ``extra`` (any JSON dict);
+    and ``sha256``, the SHA-256 of the rest of the header and of every tensor byte, so that a damaged file is
+    refused instead of resumed from. Nothing is pickled.
+
+    Written atomically: the previous file at ``path`` is kept as ``<stem>.prev<suffix>`` (say
+    ``run.prev.safetensors``), and ``path`` always holds a complete state, whenever the process is killed.
+    """
+    import random
+
+    import numpy as np
+    import torch
+    from safetensors.torch import save as to_bytes
+
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step must be the number of updates made so far, a whole number >= 0, got {step!r}.")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be the torch.Generator that draws the batches, got "
+                        f"{type(generator).__name__}.")
+    extra = {} if extra is None else extra
+    if not isinstance(extra, dict):
+        raise TypeError(f"extra must be a dict of JSON values (or None), got {type(extra).__name__}.")
+    tensors = {f"model.{key}": _plain(value) for key, value in model.state_dict().items()}
+    saved = optimizer.state_dict()
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, entries in saved["state"].items():
+        for key, value in entries.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{key}"] = _plain(value)
+            else:
+                scalars.setdefault(str(index), {})[key] = _json_value(value, f"the optimizer's state {key!r}")
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for i, rng in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = rng.cpu()
+    tensors["rng.batches"] = generator.get_state()
+    for key, value in (best or {}).items():
+        tensors[f"best.{key}"] = _plain(value)
+    name, keys, pos, has_gauss, gauss = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {
+        "model": {"class": type(model).__name__, "config": _model_config(model)},
+        "optimizer": {"class": type(optimizer).__name__,
+                      "param_groups": _json_value(saved["param_groups"], "the optimizer's param_groups"),
+                      "scalars": scalars},
+        "generator_device": str(generator.device),
+        "numpy_rng": [name, [int(k) for k in keys], int(pos), int(has_gauss), float(gauss)],
+        "python_rng": [version, list(internal), gauss_next],
+        "history": {"train_loss": list(history.train_loss), "grad_norm": list(history.grad_norm),
+                    "eval_steps": list(history.eval_steps), "valid_loss": list(history.valid_loss),
+                    "seconds": history.seconds, "stopped_at": history.stopped_at},
+        "extra": _json_value(extra, "extra"),
+    }
+    metadata = {"kind": TRAINING_STATE, "format": str(STATE_FORMAT), "step": str(step),
+                "state": json.dumps(state, sort_keys=True)}
+    blob = to_bytes(tensors, metadata=metadata)
+    n = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + n])
+    payload = memoryview(blob)[8 + n:]
+    header["__metadata__"]["sha256"] = _digest(header, payload)
+    text = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)  # safetensors pads its header to a multiple of 8 bytes, as it does itself
+    target = Path(path)
+    _write_atomically(target, len(text).to_bytes(8, "little") + text + bytes(payload))
+    return target
+
+
+def _damaged(file: Path, problem: str) -> CheckpointError:
+    """The error for a damaged training state, naming the previous state and its step if that one is intact."""
+    prev = _prev(file)
+    if prev.is_file():
+        try:
+            step = state_step(prev)
+            _read_state(prev, check_prev=False)
+            advice = (f"The previous state {prev} (step {step}) is intact: resume from it by copying or renaming "
+                      f"it to {file}, or by passing checkpoint={str(prev)!r}.")
+        except CheckpointError:
+            advice = f"The previous state {prev} is damaged too; delete {file} (and {prev.name}) to start over."
+    else:
+        advice = f"There is no previous state ({prev.name}) to go back to; delete {file} to start over."
+    return CheckpointError(f"the training state {file} is damaged: {problem}. It cannot be resumed from. {advice}")
+
+
+def _header(file: Path, data: bytes, size: int, check_prev: bool = True) -> tuple[dict[str, Any], int]:
+    """The parsed header of a safetensors file and its length, from (at least) the file's first bytes ``data``;
+    ``size`` is the whole file's size. A header cut short or unreadable is a CheckpointError saying so."""
+    def damaged(problem: str) -> CheckpointError:
+        return _damaged(file, problem) if check_prev else CheckpointError(f"{file}: {problem}")
+
+    if size < 8:
+        raise damaged(f"truncated: it has {size} bytes, fewer than the 8 that give the header's length")
+    n = int.from_bytes(data[:8], "little")
+    if 8 + n > size:
+        raise damaged(f"truncated: it has {size} bytes, but its header alone promises {8 + n}")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise damaged("its header is not valid JSON (bytes changed)") from None
+    if not isinstance(header, dict) or not isinstance(header.get("__metadata__", {}), dict):
+        raise damaged("its header is not a safetensors header")
+    return header, n
+
+
+def _kind_check(file: Path, header: dict[str, Any]) -> dict[str, str]:
+    """The metadata of a training state; a model checkpoint or another file is a CheckpointError saying what it is."""
+    meta = header.get("__metadata__") or {}
+    if meta.get("kind") == TRAINING_STATE:
+        return dict(meta)
+    if "config" in meta:
+        raise CheckpointError(f"{file} is a model checkpoint (weights only, written by checkpoints.save), not a "
+                              "training state: load it with checkpoints.load or checkpoints.load_into. A training "
+                              "state is written by train(..., checkpoint=PATH) or checkpoints.save_state.")
+    raise CheckpointError(f"{file} is a safetensors file but not a training state (its metadata has no kind "
+                          f"{TRAINING_STATE!r}); a training state is written by train(..., checkpoint=PATH) or "
+                          "checkpoints.save_state.")
+
+
+def _read_state(file: Path, check_prev: bool = True) -> tuple[dict[str, Any], dict[str, Any], bytes]:
+    """The verified header, its ``state`` JSON and the whole file's bytes of a training state; anything missing,
+    cut short or changed is a CheckpointError that says what and names the previous state."""
+    if not file.is_file():
+        prev = _prev(file)
+        there = f" (the previous state {prev} exists: pass it, or rename it to {file.name})" if prev.is_file() else ""
+        raise CheckpointError(f"no training state at {file}{there}; check the path.")
+    data = file.read_bytes()
+    header, n = _header(file, data, len(data), check_prev)
+    meta = _kind_check(file, header)
+    entries = [v for k, v in header.items() if k != "__metadata__"]
+    try:
+        end = max((int(v["data_offsets"][1]) for v in entries), default=0)
+    except (TypeError, KeyError, IndexError, ValueError):
+        raise (_damaged(file, "its header's tensor entries are unreadable (bytes changed)") if check_prev
+               else CheckpointError(f"{file}: unreadable tensor entries")) from None
+    promised = 8 + n + end
+    problem = None
+    if len(data) < promised:
+        problem = (f"truncated: it has {len(data)} bytes, but its header promises {promised} "
+                   f"({promised - len(data)} missing)")
+    elif len(data) > promised:
+        problem = f"it has {len(data) - promised} bytes more than its header promises ({promised})"
+    elif "sha256" not in meta or _digest(header, memoryview(data)[8 + n:]) != meta["sha256"]:
+        problem = ("checksum mismatch: its contents are not what was written (the SHA-256 recorded in it when it "
+                   "was saved does not match)")
+    if problem is not None:
+        raise _damaged(file, problem) if check_prev else CheckpointError(f"{file}: {problem}")
+    if meta.get("format") != str(STATE_FORMAT):
+        raise CheckpointError(f"{file} is a training state of format {meta.get('format')!r}; this version of "
+                              f"lmcourse reads format {STATE_FORMAT}.")
+    return header, json.loads(meta["state"]), data
+
+
+def state_step(path: str | os.PathLike[str]) -> int:
+    """The step a training state was saved at, read from its header alone (cheap: poll it while a run trains).
+
+    The tensors are not read nor verified (:func:`load_state` does that). A missing file, a file cut short inside
+    its header, or a file that is not a training state is a :class:`CheckpointError`.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise CheckpointError(f"no training state at {file} (yet?); check the path, or wait for the run to write it.")
+    size = file.stat().st_size
+    with open(file, "rb") as f:
+        head = f.read(8)
+        n = int.from_bytes(head, "little") if len(head) == 8 else 0
+        data = head + f.read(min(n, max(0, size - 8)))
+    header, _ = _header(file, data, size)
+    return int(_kind_check(file, header)["step"])
+
+
+def _differences(theirs: Any, ours: Any, where: str = "") -> list[str]:
+    """Each place where two JSON values differ, as ``"key: X in the file, Y now"``."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        return [d for key in sorted(set(theirs) | set(ours), key=str)
+                for d in _differences(theirs.get(key), ours.get(key), f"{where}{key}" if not where else
+                                      f"{where}.{key}")]
+    return [] if theirs == ours else [f"{where or 'value'}: {theirs!r} in the file, {ours!r} now"]
+
+
+def load_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
+               expect: dict[str, Any] | None = None) -> TrainingState:
+    """Restore a training state written by :func:`save_state`: the model's parameters and the optimizer's state in
+    place, and torch's, numpy's and Python's global random states; return the step, the batch generator, the
+    history and the extras as a :class:`TrainingState`.
+
+    Everything is checked before anything is changed: the file must be whole (its size is what its header promises
+    and its SHA-256 matches; a damaged file is refused with a message that names the previous state
+    ``<stem>.prev<suffix>`` and its step, if that one is intact), a training state (not a model checkpoint), of
+    ``model``'s class and configuration with the same parameter names and shapes, and of ``optimizer``'s class with
+    the same groups of parameters. ``expect``: entries of the saved ``extra`` that must be equal (``train`` passes
+    its settings); each difference is named. The CUDA generators are restored only where the file has them and
+    this machine has as many GPUs.
+    """
+    import random
+
+    import numpy as np
+    import torch
+    from safetensors.torch import load as from_bytes
+
+    from lmcourse.train import History
+
+    file = Path(path)
+    header, state, data = _read_state(file)
+    name = type(model).__name__
+    saved_model, saved_opt = state["model"], state["optimizer"]
+    if saved_model["class"] != name:
+        raise CheckpointError(f"{file} is the training state of a {saved_model['class']}, not of a {name}; build the "
+                              "same model as the run that wrote it (or delete the file to start over).")
+    own = _model_config(model)
+    if own is not None and saved_model["config"] is not None and own != saved_model["config"]:
+        diff = "; ".join(_differences(saved_model["config"], own))
+        raise CheckpointError(f"{file} was written by a {name} of another configuration ({diff}); build the model "
+                              "as that run did, or delete the file to start over.")
+    shapes = {k[len("model."):]: v["shape"] for k, v in header.items() if k.startswith("model.")}
+    ours = {k: list(v.shape) for k, v in model.state_dict().items()}
+    if shapes != ours:
+        diff = [f"{k}: {shapes.get(k)} in the file, {ours.get(k)} in the model"
+                for k in sorted(set(shapes) | set(ours)) if shapes.get(k) != ours.get(k)]
+        raise CheckpointError(f"{file} does not fit this {name}: its parameters differ ({'; '.join(diff[:4])}"
+                              f"{'; ...' if len(diff) > 4 else ''}); build the model as the run that wrote it did.")
+    if saved_opt["class"] != type(optimizer).__name__:
+        raise CheckpointError(f"{file} was written with a {saved_opt['class']} optimizer, not a "
+                              f"{type(optimizer).__name__}; build the same optimizer (or delete the file to start "
+                              "over).")
+    groups = saved_opt["param_groups"]
+    sizes = [len(g["params"]) for g in optimizer.param_groups]
+    if [len(g["params"]) for g in groups] != sizes:
+        raise CheckpointError(f"{file} was written by an optimizer with groups of {[len(g['params']) for g in groups]}"
+                              f" parameters, this one has {sizes}; build it over the same parameters.")
+    if expect is not None:
+        extra = state["extra"]
+        wanted = {key: _json_value(value, key) for key, value in expect.items()}
+        diff = [d for key, value in wanted.items()
+                for d in _differences(extra.get(key), value, "" if isinstance(value, dict) else key)]
+        if diff:
+            raise CheckpointError(f"{file} was written by another run: {'; '.join(diff)}. Pass the same settings "
+                                  f"to resume it, or delete {file} to start over.")
+    tensors = from_bytes(data)
+    # -- everything checked: now restore
+    model.load_state_dict({k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")})
+    per_param: dict[int, dict[str, Any]] = {}
+    for key, value in tensors.items():
+        if key.startswith("optim."):
+            index, _, entry = key[len("optim."):].partition(".")
+            per_param.setdefault(int(index), {})[entry] = value
+    for index, entries in saved_opt["scalars"].items():
+        per_param.setdefault(int(index), {}).update(entries)
+    for group, current in zip(groups, optimizer.param_groups):
+        for key, value in group.items():  # JSON made tuples lists: give betas etc. back their type
+            if isinstance(current.get(key), tuple) and isinstance(value, list):
+                group[key] = tuple(value)
+    optimizer.load_state_dict({"state": per_param, "param_groups": groups})
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = sorted((k for k in tensors if k.startswith("rng.cuda.")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    if cuda and torch.cuda.is_available() and torch.cuda.device_count() == len(cuda):
+        torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    name_, keys, pos, has_gauss, gauss = state["numpy_rng"]
+    np.random.set_state((name_, np.array(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python_rng"]
+    random.setstate((version, tuple(internal), gauss_next))
+    device = state["generator_device"]
+    generator = torch.Generator(device=device if device == "cpu" or torch.cuda.is_available() else "cpu")
+    generator.set_state(tensors["rng.batches"])
+    h = state["history"]
+    history = History(train_loss=h["train_loss"], grad_norm=h["grad_norm"], eval_steps=h["eval_steps"],
+                      valid_loss=h["valid_loss"], seconds=h["seconds"], stopped_at=h["stopped_at"])
+    best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")} or None
+    return TrainingState(step=int(header["__metadata__"]["step"]), generator=generator, history=history,
+                         extra=state["extra"], best=best)

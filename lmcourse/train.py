@@ -10,8 +10,20 @@ Every neural chapter trains with the same calls::
 
 ``train`` checks its arguments, builds the optimizer and calls :func:`training_loop`,
 the loop itself, short enough to read in a notebook with
-``print(inspect.getsource(lmcourse.train.training_loop))``. Chapter 09 adds
-learning-rate schedules, checkpoints and resuming to it.
+``print(inspect.getsource(lmcourse.train.training_loop))``.
+
+Chapter 09 (training strategies) reads these:
+
+- :class:`AdamW`, written out one parameter at a time; it gives ``torch.optim.AdamW``'s numbers bit for bit;
+- :func:`cosine_schedule`, a warm-up then a cosine decay, passed as ``train(..., schedule=...)``;
+- :func:`lr_range_test`, the loss of a short run whose learning rate rises geometrically (on a copy of the model);
+- ``train(..., patience=3)``: early stopping on the validation loss, ending with the best evaluation's parameters
+  (``History.best_step``, ``History.stopped_at``);
+- ``train(..., autocast=torch.bfloat16)``: mixed precision (the forward pass under ``torch.autocast``);
+- ``train(..., checkpoint="run.safetensors")``: the whole training state saved every few steps, atomically, and
+  the run resumed from it, bit for bit, when the file exists (delete it to start over); the file format is
+  :func:`lmcourse.checkpoints.save_state`'s;
+- ``python -m lmcourse.train --steps 300 --checkpoint run.safetensors``: a small run to kill and resume (:func:`main`).
 
 How the loop is set up, and why
 -------------------------------
@@ -30,6 +42,9 @@ How the loop is set up, and why
   torch's global generator, which ``lmcourse.setup()`` seeds.
 - **Any device.** The batches go to the device of the model's parameters (move the
   model first, or pass ``device=`` and ``train`` moves it); the data may stay on the CPU.
+- **An interrupted run resumes.** With ``checkpoint=``, everything the next step depends on is saved: the
+  parameters, the optimizer's state, the step (the schedule is a function of it), the batch generator, and the
+  global random states that dropout draws from. Resumed, the run makes the very same updates.
 - **A diverged run stops.** A loss or gradient that is NaN or infinite raises
   :class:`TrainingDiverged` before the update it would poison: the message names the
   step, the last finite loss and the likely causes; the model keeps the parameters it
@@ -43,23 +58,28 @@ How the loop is set up, and why
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch  # at the top, unlike the other imports of torch here: AdamW below is a torch.optim.Optimizer
 
 from lmcourse.batches import IGNORE_INDEX, _check_generator, sample_batch
 from lmcourse.env import _check_seed, pick_device, progress
 
 if TYPE_CHECKING:
-    import torch
     from matplotlib.axes import Axes
 
 OPTIMIZERS = ("adamw", "sgd")
 
-__all__ = ["OPTIMIZERS", "History", "TrainingDiverged", "cosine_schedule", "evaluate", "train", "training_loop"]
+__all__ = ["OPTIMIZERS", "AdamW", "History", "TrainingDiverged", "cosine_schedule", "evaluate", "lr_range_test",
+           "train", "training_loop"]
 
 
 # --------------------------------------------------------------------------- what a run gives back
@@ -72,7 +92,11 @@ class History:
     - ``train_loss[s]``: the mean cross-entropy (nats per target token) of the batch of step ``s``;
     - ``grad_norm[s]``: the gradient's total norm at step ``s``, before any clipping;
     - ``valid_loss[i]``: the validation loss at step ``eval_steps[i]`` (see :func:`evaluate`);
-    - ``seconds``: the wall time of the run, evaluations included (left out of ``repr``, as it varies).
+    - ``seconds``: the wall time of the run, evaluations included (left out of ``repr``, as it varies);
+      a resumed run adds its time to the time saved in the checkpoint;
+    - ``stopped_at``: the step at which early stopping (``train(..., patience=...)``) ended the run, None if it
+      made all its steps;
+    - ``best_step``: the step of the lowest validation loss (the first, if two are equal), None without one.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -80,11 +104,21 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     valid_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    stopped_at: int | None = None
 
     @property
     def steps(self) -> int:
         """How many steps (updates) the run made."""
         return len(self.train_loss)
+
+    @property
+    def best_step(self) -> int | None:
+        """The step of the lowest validation loss (the first of equals; NaN never counts), None without one."""
+        best, at = math.inf, None
+        for step, loss in zip(self.eval_steps, self.valid_loss):
+            if loss < best:
+                best, at = loss, step
+        return at
 
     def smoothed(self, window: int = 20) -> list[float]:
         """The training loss averaged over the last ``window`` steps (fewer at the start): one value per step.
@@ -120,6 +154,8 @@ class History:
         text = f"History(steps={self.steps}, train_loss={self.smoothed(tail)[-1]:#.4g} (mean of the last {tail})"
         if self.valid_loss:
             text += f", valid_loss={self.valid_loss[-1]:#.4g} at step {self.eval_steps[-1]}"
+        if self.stopped_at is not None:
+            text += f", stopped early at step {self.stopped_at}, best at step {self.best_step}"
         return text + ")"
 
 
@@ -278,6 +314,71 @@ def _check_logits_kind(logits: torch.Tensor) -> None:
                      "output layer, any real numbers.")
 
 
+# --------------------------------------------------------------------------- AdamW, written out
+
+
+class AdamW(torch.optim.Optimizer):
+    """Adam with decoupled weight decay (Loshchilov & Hutter 2019), one parameter at a time: the numbers of
+    ``torch.optim.AdamW`` (to the bit, on the CPU), in a loop short enough to read.
+
+    For each parameter ``p`` with gradient ``g``, at step ``t`` (1, 2, ...)::
+
+        p = p * (1 - lr * weight_decay)           # decay the weight itself, not through the gradient
+        m = beta1 * m + (1 - beta1) * g           # a running mean of the gradient ...
+        v = beta2 * v + (1 - beta2) * g**2        # ... and of its square (both start at 0)
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)   # undo the pull towards that 0
+        p = p - lr * m_hat / (sqrt(v_hat) + eps)  # a step of about lr per coordinate, whatever g's scale
+
+    The state of each parameter is ``step`` (an int), ``exp_avg`` (m) and ``exp_avg_sq`` (v), the names torch
+    uses, so a checkpoint or ``state_dict`` reads the same. ``train`` sets ``group["lr"]`` at every step when
+    it follows a schedule.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 1e-2) -> None:
+        lr = _positive(lr, "lr", "lr=1e-3", zero=True)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair (beta1, beta2), e.g. (0.9, 0.999), got {betas!r}.")
+        for i, beta in enumerate(betas):
+            beta = _positive(beta, f"betas[{i}]", "betas=(0.9, 0.999)", zero=True)
+            if beta >= 1:
+                raise ValueError(f"betas[{i}] must be in [0, 1) (the weight of the past in a running mean), "
+                                 f"got {beta}.")
+        eps = _positive(eps, "eps", "eps=1e-8", zero=True)
+        weight_decay = _positive(weight_decay, "weight_decay", "weight_decay=0.01", zero=True)
+        defaults = {"lr": lr, "betas": (float(betas[0]), float(betas[1])), "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
+        """Update every parameter that has a gradient; ``closure`` (optional) recomputes the loss first."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("AdamW does not support sparse gradients (an nn.Embedding with sparse=True).")
+                g, state = p.grad, self.state[p]
+                if not state:  # the first step: both running means start at zero
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                    state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["step"] += 1
+                t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
+                p.mul_(1 - lr * wd)                            # decoupled weight decay
+                m.lerp_(g, 1 - beta1)                          # m = beta1 m + (1 - beta1) g, as m + (1 - beta1)(g - m)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)  # v = beta2 v + (1 - beta2) g^2
+                bias1, bias2 = 1 - beta1 ** t, 1 - beta2 ** t  # the bias corrections
+                denom = (v.sqrt() / bias2 ** 0.5).add_(eps)    # sqrt(v_hat) + eps
+                p.addcdiv_(m, denom, value=-lr / bias1)        # p -= lr * m_hat / (sqrt(v_hat) + eps)
+        return loss
+
+
 # --------------------------------------------------------------------------- evaluation
 
 
@@ -350,6 +451,212 @@ def cosine_schedule(steps: int, warmup: int = 0, floor: float = 0.1) -> Callable
     return factor
 
 
+def lr_range_test(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, lr_min: float = 1e-5,
+                  lr_max: float = 1.0, steps: int = 100, batch_size: int = 32, seed: int = 0,
+                  optimizer: str = "adamw") -> tuple[list[float], list[float]]:
+    """The learning-rate range test (Smith 2017, fastai's ``lr_find``): the loss of a short run whose learning rate
+    rises geometrically from ``lr_min`` to ``lr_max``; returns ``(lrs, losses)``, one pair per step.
+
+    A deep copy of ``model`` is trained (``model`` itself is never changed, and the global random state is left as
+    it was), ``steps`` updates of ``batch_size`` random rows (``seed``) with ``optimizer`` (``"adamw"`` without
+    weight decay, or ``"sgd"``). ``losses[i]`` is the loss of the batch of step ``i``, measured before its update
+    at ``lrs[i]``. The run stops early once a loss is more than 4 times the lowest so far (that loss is the last
+    one returned) or is not finite (left out): the lists are then shorter than ``steps``. Plot the loss against
+    the rate on a log axis; a good rate is well below the one where the loss is lowest (a tenth of it, say), on
+    the part of the curve that still falls steeply.
+    """
+    import copy
+
+    import torch.nn.functional as F
+
+    _check_model(model)
+    _check_data(x, y, "x", "y")
+    lr_min = _positive(lr_min, "lr_min", "lr_min=1e-5")
+    lr_max = _positive(lr_max, "lr_max", "lr_max=1.0")
+    if lr_min >= lr_max:
+        raise ValueError(f"lr_min must be below lr_max (the rate rises from one to the other), got lr_min={lr_min:g} "
+                         f"and lr_max={lr_max:g}; e.g. lr_min=1e-5, lr_max=1.0.")
+    steps = _count(steps, "steps", "the number of rates to try, e.g. 100")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2 (the rate goes from lr_min at the first step to lr_max at the "
+                         f"last), got {steps}.")
+    batch_size = _count(batch_size, "batch_size", "rows per batch")
+    generator = torch.Generator().manual_seed(_check_seed(seed, "seed=0"))
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))}, got {optimizer!r}.")
+    probe = copy.deepcopy(model)
+    params = [p for p in probe.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError(f"model {type(model).__name__} has no parameters to train (none with requires_grad=True).")
+    device = _device(probe, None)
+    _check_first_output(probe, x, y, None, batch_size, device)
+    opt = (torch.optim.AdamW(params, lr=lr_min, weight_decay=0.0) if optimizer == "adamw"
+           else torch.optim.SGD(params, lr=lr_min))
+    lrs: list[float] = []
+    losses: list[float] = []
+    best = math.inf
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    probe.train()
+    with torch.random.fork_rng(devices=devices):  # dropout's draws leave the caller's random numbers as they were
+        for i in progress(range(steps), desc="lr range test"):
+            lr = lr_max if i == steps - 1 else lr_min * (lr_max / lr_min) ** (i / (steps - 1))
+            for group in opt.param_groups:
+                group["lr"] = lr
+            xb, yb = sample_batch(x, y, batch_size, generator)
+            xb, yb = xb.to(device), yb.to(device)
+            loss = F.cross_entropy(_logits(probe, xb, yb).float().flatten(0, -2), yb.flatten())
+            if not math.isfinite(loss.item()):
+                break
+            lrs.append(lr)
+            losses.append(loss.item())
+            if loss.item() > 4 * best:
+                break
+            best = min(best, loss.item())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return lrs, losses
+
+
+# --------------------------------------------------------------------------- early stopping, mixed precision, resuming
+
+
+class _EarlyStopping:
+    """The bookkeeping of ``train(..., patience=...)``: the best validation loss, its step, a CPU copy of the
+    parameters it was measured on, and how many evaluations in a row have not beaten it."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best_loss, self.best_step, self.bad = math.inf, None, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def stop(self, step: int, loss: float, model: torch.nn.Module) -> bool:
+        """Record the evaluation of ``step``; True once ``patience`` evaluations in a row brought no new best."""
+        if loss < self.best_loss:  # strictly below: an equal loss is no improvement
+            self.best_loss, self.best_step, self.bad = loss, step, 0
+            self.best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+    def restore(self, model: torch.nn.Module) -> None:
+        """Give ``model`` the parameters of the best evaluation back."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"best_loss": self.best_loss, "best_step": self.best_step, "bad": self.bad}
+
+
+def _check_autocast(autocast: object, device: torch.device) -> None:
+    """``autocast`` is None, torch.bfloat16, or torch.float16 off CUDA, and torch can autocast to it on ``device``."""
+    import warnings
+
+    if autocast is None:
+        return
+    if autocast not in (torch.bfloat16, torch.float16):
+        shown = f"{type(autocast).__name__} {autocast!r}" if not isinstance(autocast, torch.dtype) else autocast
+        raise ValueError(f"autocast must be None (float32 throughout) or torch.bfloat16 (mixed precision; or "
+                         f"torch.float16 on the CPU), got {shown}.")
+    if autocast == torch.float16 and device.type == "cuda":
+        raise ValueError("autocast=torch.float16 on a GPU needs a gradient scaler (torch.amp.GradScaler: small "
+                         "gradients underflow to 0 in float16), which this loop does not have; use "
+                         "autocast=torch.bfloat16, which has float32's range and needs none.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch only warns, and trains in float32, for a dtype it cannot use
+        try:
+            torch.autocast(device_type=device.type, dtype=autocast)
+        except (RuntimeError, UserWarning) as err:
+            raise ValueError(f"torch cannot autocast to {autocast} on {device.type} ({err}); use "
+                             "autocast=torch.bfloat16, or None.") from None
+
+
+def _mixed_precision(device: torch.device, autocast: torch.dtype | None) -> contextlib.AbstractContextManager[Any]:
+    """``torch.autocast`` to ``autocast`` on ``device``'s type, or nothing at all for None."""
+    if autocast is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=autocast)
+
+
+def _bar(start: int, steps: int, desc: str) -> Iterator[int]:
+    """The progress bar over steps ``start .. steps - 1``, counting from ``start`` (a resumed run's first step)."""
+    if start == 0:
+        return progress(range(steps), desc=desc)
+    from tqdm.auto import tqdm
+
+    from lmcourse.env import under_test
+
+    return tqdm(range(start, steps), initial=start, total=steps, desc=desc, disable=under_test(), leave=True)
+
+
+def _check_path(checkpoint: object) -> Path:
+    if not isinstance(checkpoint, (str, os.PathLike)) or not str(checkpoint):
+        raise TypeError(f"checkpoint must be a file path (str or pathlib.Path), e.g. 'run.safetensors', or None; got "
+                        f"{type(checkpoint).__name__} {checkpoint!r}.")
+    path = Path(checkpoint)
+    if path.is_dir():
+        raise ValueError(f"checkpoint={str(path)!r} is a folder; give a file in it, e.g. "
+                         f"{str(path / 'run.safetensors')!r}.")
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"the folder of checkpoint={str(path)!r}, {path.parent}, does not exist; create it "
+                                "first (path.parent.mkdir(parents=True)).")
+    return path
+
+
+def _run_settings(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float] | None,
+                  **settings: Any) -> dict[str, Any]:
+    """What a resumed run must share with the run that wrote its checkpoint, as JSON: the settings, the optimizer's
+    hyperparameters, and the schedule's factors at a few steps (a function cannot be compared, its values can)."""
+    from lmcourse.checkpoints import _json_value
+
+    steps = settings["steps"]
+    groups = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+    probe = None if schedule is None else [float(schedule(s)) for s in sorted({0, steps // 2, steps - 1})]
+    autocast = settings.pop("autocast")
+    return _json_value({**settings, "autocast": None if autocast is None else str(autocast),
+                        "optimizer": groups, "schedule": probe}, "the optimizer's hyperparameters")
+
+
+def _resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
+            stopper: _EarlyStopping | None, run: dict[str, Any], steps: int) -> tuple[History, int]:
+    """Restore the training state at ``path`` (refusing another run's); return its history and step."""
+    from lmcourse.checkpoints import CheckpointError, load_state
+
+    state = load_state(path, model, optimizer, expect={"run": run})
+    if state.step > steps:  # cannot happen with the same steps; a hand-made file could say so
+        raise CheckpointError(f"{path} is at step {state.step}, past this run's steps={steps}.")
+    generator.set_state(state.generator.get_state())
+    if stopper is not None:
+        early = state.extra.get("early_stopping") or {}
+        stopper.best_loss, stopper.best_step, stopper.bad = early["best_loss"], early["best_step"], early["bad"]
+        stopper.best_state = state.best
+    return state.history, state.step
+
+
+class _Checkpointer:
+    """Writes the training state of ``train(..., checkpoint=path)`` every ``every`` steps and at the end."""
+
+    def __init__(self, path: Path, every: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 generator: torch.Generator, stopper: _EarlyStopping | None, run: dict[str, Any],
+                 history: History | None) -> None:
+        self.path, self.every, self.model, self.optimizer = path, every, model, optimizer
+        self.generator, self.stopper, self.run = generator, stopper, run
+        self.began = time.perf_counter() - (history.seconds if history is not None else 0.0)
+
+    def save(self, step: int, history: History, base_lrs: list[float]) -> None:
+        from lmcourse.checkpoints import save_state
+
+        for group, base in zip(self.optimizer.param_groups, base_lrs):
+            group["lr"] = base  # the file keeps the run's own rate; the next step sets the scheduled one again
+        if history.stopped_at is None and step < self.run["steps"]:
+            history.seconds = time.perf_counter() - self.began
+        extra: dict[str, Any] = {"run": self.run}
+        if self.stopper is not None:
+            extra["early_stopping"] = self.stopper.to_json()
+        save_state(self.path, self.model, self.optimizer, step=step, generator=self.generator, history=history,
+                   extra=extra, best=self.stopper.best_state if self.stopper is not None else None)
+
+
 def _check_first_output(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
                         valid: tuple[torch.Tensor, torch.Tensor] | None, batch_size: int, device: torch.device) -> None:
     """Before the first update: the model's output on the first rows of ``x`` is logits of the right shape, and
@@ -379,7 +686,9 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
           eval_every: int | None = None, optimizer: str | torch.optim.Optimizer = "adamw",
           weight_decay: float = 0.0, clip: float | None = None, schedule: Callable[[int], float] | None = None,
           seed: int | None = None, generator: torch.Generator | None = None,
-          device: str | torch.device | None = None, desc: str = "training") -> History:
+          device: str | torch.device | None = None, desc: str = "training", patience: int | None = None,
+          autocast: torch.dtype | None = None, checkpoint: str | os.PathLike[str] | None = None,
+          checkpoint_every: int | None = None) -> History:
     """Train ``model`` for ``steps`` updates on random batches of ``x``, ``y``; return the :class:`History`.
 
     - ``steps``, ``batch_size``: updates to make, rows per batch (drawn with replacement).
@@ -397,6 +706,24 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     - ``seed`` or ``generator`` (exactly one): where the batches come from.
     - ``device``: ``None`` trains where the model's parameters are; a device given moves the model there.
     - ``desc``: the progress bar's label (the bar is silent under test).
+    - ``patience``: early stopping (needs ``valid``). The run stops once the validation loss has not gone
+      below its best for ``patience`` evaluations in a row (``history.stopped_at`` says at which step), and
+      the model gets back the parameters of its best evaluation (``history.best_step``); with patience, a run
+      that makes all its steps also ends with the best evaluation's parameters. A copy of the parameters is
+      kept on the CPU at each new best.
+    - ``autocast``: ``torch.bfloat16`` (or ``torch.float16``, on the CPU only) runs the forward pass in mixed
+      precision, ``torch.autocast``: matrix products in 16 bits, the parameters, their gradients, the update and
+      the loss (cross-entropy of the logits cast to float32) in float32. ``evaluate`` stays in float32. On a GPU,
+      float16 would need a gradient scaler, which this loop does not have: use bfloat16. ``None``: float32.
+    - ``checkpoint``: a file (``.safetensors``) that the whole training state is written to, atomically, every
+      ``checkpoint_every`` steps (default: ``eval_every``) and at the end: model, optimizer, step, the batch
+      generator, the global random states (dropout), the history. **If the file exists when ``train`` starts, the
+      run resumes from it** and makes exactly the same updates as a run never interrupted would (bit for bit on
+      the CPU at the same thread count); the progress bar starts at the step resumed. **Delete the file to start
+      over.** A file written by a different run (model, optimizer and its hyperparameters, steps, batch_size,
+      eval_every, clip, patience, autocast, schedule) is refused, and so is a damaged one, with a message naming
+      the previous state ``<stem>.prev.safetensors``, which each save keeps (see
+      :func:`lmcourse.checkpoints.save_state`). A finished run's file gives its history back at once.
 
     Before the first update the model is run once on the first rows of ``x`` (in eval mode, without
     gradients: nothing is drawn or changed) to check its output: logits of the targets' shape plus a
@@ -457,52 +784,144 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
                         f"cosine_schedule(steps={steps}, warmup=100), or None; got {type(schedule).__name__}.")
     if not isinstance(desc, str):
         raise TypeError(f"desc is the progress bar's label, a str such as 'training'; got {type(desc).__name__}.")
+    if patience is not None:
+        patience = _count(patience, "patience", "evaluations without a new best before stopping, e.g. 3")
+        if valid is None:
+            raise ValueError(f"patience={patience} stops on the validation loss: pass valid=(x_valid, y_valid) too "
+                             "(or leave patience out).")
     device = _device(model, device)
+    _check_autocast(autocast, device)
     _check_first_output(model, x, y, valid, batch_size, device)
+    stopper = _EarlyStopping(patience) if patience is not None else None
+    history, start, saver = None, 0, None
+    if checkpoint is not None:
+        path = _check_path(checkpoint)
+        every = eval_every if checkpoint_every is None else _count(checkpoint_every, "checkpoint_every",
+                                                                   "steps between checkpoints")
+        run = _run_settings(optimizer, schedule, steps=steps, batch_size=batch_size, eval_every=eval_every,
+                            clip=clip, patience=patience, autocast=autocast)
+        if path.exists():  # resume: a damaged file or another run's is refused, and nothing is deleted
+            history, start = _resume(path, model, optimizer, generator, stopper, run, steps)
+            if start == steps or history.stopped_at is not None:
+                return history  # that run had finished: its model and history are restored as they ended
+        saver = _Checkpointer(path, every, model, optimizer, generator, stopper, run, history)
+    elif checkpoint_every is not None:
+        raise ValueError(f"checkpoint_every={checkpoint_every!r} needs checkpoint=PATH, the file to write to.")
     return training_loop(model, optimizer, x, y, steps=steps, batch_size=batch_size, generator=generator,
-                         valid=valid, eval_every=eval_every, clip=clip, schedule=schedule, device=device, desc=desc)
+                         valid=valid, eval_every=eval_every, clip=clip, schedule=schedule, device=device, desc=desc,
+                         autocast=autocast, stopper=stopper, saver=saver, history=history, start=start)
 
 
 def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, *,
                   steps: int, batch_size: int, generator: torch.Generator,
                   valid: tuple[torch.Tensor, torch.Tensor] | None, eval_every: int, clip: float | None,
                   device: torch.device, schedule: Callable[[int], float] | None = None,
-                  desc: str = "training") -> History:
+                  desc: str = "training", autocast: torch.dtype | None = None, stopper: _EarlyStopping | None = None,
+                  saver: _Checkpointer | None = None, history: History | None = None, start: int = 0) -> History:
     """The loop itself, without the checks: :func:`train` checks its arguments, builds the optimizer, calls this."""
-    import torch
     import torch.nn.functional as F
 
     params = [p for p in model.parameters() if p.requires_grad]
     base_lrs = [group["lr"] for group in optimizer.param_groups]
-    history, start = History(), time.perf_counter()
+    history = History() if history is None else history  # a resumed run goes on with its history so far
+    began = time.perf_counter() - history.seconds
     model.train()  # dropout on; evaluate() switches it off and back on
-    bar = progress(range(steps), desc=desc)
+    bar = _bar(start, steps, desc)
     for step in bar:  # at step s the model has had s updates
         if valid is not None and step % eval_every == 0:
             history.eval_steps.append(step)
             history.valid_loss.append(evaluate(model, *valid, batch_size=batch_size))
+            if stopper is not None and stopper.stop(step, history.valid_loss[-1], model):
+                history.stopped_at = step  # no new best for `patience` evaluations: stop here
+                break
         xb, yb = sample_batch(x, y, batch_size, generator)
         xb, yb = xb.to(device), yb.to(device)
-        logits = _logits(model, xb, yb)  # (B, T, V), or (B, V) when y is (B,)
-        loss = F.cross_entropy(logits.flatten(0, -2), yb.flatten())  # mean over targets != IGNORE_INDEX
+        with _mixed_precision(device, autocast):  # float32 unless autocast=torch.bfloat16
+            logits = _logits(model, xb, yb)  # (B, T, V), or (B, V) when y is (B,)
+        loss = F.cross_entropy(logits.float().flatten(0, -2), yb.flatten())  # mean over targets != IGNORE_INDEX
         if not math.isfinite(loss.item()):  # stop before a NaN reaches the parameters
-            raise _diverged(step, "loss", loss.item(), yb, optimizer, history, start)
+            raise _diverged(step, "loss", loss.item(), yb, optimizer, history, began)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         # The gradient's total norm, before clipping; with clip=None (max_norm inf) nothing is scaled.
         norm = torch.nn.utils.clip_grad_norm_(params, max_norm=clip if clip is not None else math.inf)
         if not math.isfinite(norm.item()):
-            raise _diverged(step, "gradient norm", norm.item(), yb, optimizer, history, start)
+            raise _diverged(step, "gradient norm", norm.item(), yb, optimizer, history, began)
         for group, base in zip(optimizer.param_groups, base_lrs):  # this step's learning rate
             group["lr"] = base * (schedule(step) if schedule is not None else 1.0)
         optimizer.step()
         history.train_loss.append(loss.item())
         history.grad_norm.append(norm.item())
         bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-    if valid is not None:  # and once more at the end, on the trained model
+        if saver is not None and (step + 1) % saver.every == 0 and step + 1 < steps:
+            saver.save(step + 1, history, base_lrs)  # the whole state after step + 1 updates
+    if valid is not None and history.stopped_at is None:  # and once more at the end, on the trained model
         history.eval_steps.append(steps)
         history.valid_loss.append(evaluate(model, *valid, batch_size=batch_size))
+        if stopper is not None:
+            stopper.stop(steps, history.valid_loss[-1], model)
+    if stopper is not None:
+        stopper.restore(model)  # the parameters of the best evaluation
     for group, base in zip(optimizer.param_groups, base_lrs):
         group["lr"] = base
-    history.seconds = time.perf_counter() - start
+    history.seconds = time.perf_counter() - began
+    if saver is not None:
+        saver.save(history.steps, history, base_lrs)
     return history
+
+
+# --------------------------------------------------------------------------- a command line to kill and resume
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m lmcourse.train --steps 300 --checkpoint run.safetensors [--every 20] [--history h.json]``.
+
+    Trains a small fixed Transformer (2 layers, 2 heads, width 48, context 32, dropout 0.1) on Shakespeare's
+    characters with AdamW, a cosine schedule with warm-up and clipping, writing its training state to
+    ``--checkpoint`` every ``--every`` steps; if that file exists, it resumes from it. Kill it at any moment and
+    run the same command again: the run ends exactly as an uninterrupted one (the same losses, bit for bit, on the
+    same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end.
+    """
+    import argparse
+    import json
+
+    import lmcourse
+    from lmcourse import batches, data
+    from lmcourse import tokenize as tk
+    from lmcourse import train as this  # run as `python -m`, this file is __main__: use the package's own copy
+    from lmcourse.transformer import TransformerConfig, TransformerLM
+
+    parser = argparse.ArgumentParser(prog="python -m lmcourse.train", description=main.__doc__.split("\n\n")[1])
+    parser.add_argument("--steps", type=int, default=300, help="updates to make (default 300)")
+    parser.add_argument("--checkpoint", required=True, help="the training state's file; resumed from if it exists")
+    parser.add_argument("--every", type=int, default=20, help="steps between checkpoints and evaluations (20)")
+    parser.add_argument("--history", help="write the history (losses, gradient norms) to this JSON file")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of lmcourse.setup and the batches (0)")
+    args = parser.parse_args(argv)
+    if args.steps < 2 or args.every < 1:
+        parser.error(f"--steps must be at least 2 and --every at least 1, got {args.steps} and {args.every}")
+    device = lmcourse.setup(args.seed, quiet=True)
+    sh = data.splits("shakespeare")
+    chars = tk.CharTokenizer().fit(sh.train)
+    x, y = batches.windows(chars.encode(sh.train), 32)
+    x_valid, y_valid = batches.windows(chars.encode(sh.valid[:20_000]), 32)
+    model = TransformerLM(TransformerConfig(vocab_size=chars.vocab_size, block_size=32, n_layer=2, n_head=2,
+                                            n_embd=48, dropout=0.1)).to(device)
+    optimizer = this.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
+                         schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
+                         valid=(x_valid[:64], y_valid[:64]), eval_every=args.every, seed=args.seed,
+                         checkpoint=args.checkpoint, checkpoint_every=args.every, desc="python -m lmcourse.train")
+    if args.history:
+        out = Path(args.history)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(json.dumps({"train_loss": history.train_loss, "grad_norm": history.grad_norm,
+                                   "eval_steps": history.eval_steps, "valid_loss": history.valid_loss}) + "\n",
+                       encoding="utf-8")
+        os.replace(tmp, out)
+    print(f"step {history.steps}: train loss {history.smoothed()[-1]:.3f} (mean of the last 20 steps), "
+          f"valid loss {history.valid_loss[-1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import re
 from pathlib import Path
@@ -206,3 +207,263 @@ def test_reference_keeps_its_validation_curve(name: str) -> None:
         "batch_size"]
     assert abs(curve["loss_nats"][-1] - entry["valid_loss_nats"]) < 1e-5  # the last point is the final model
     assert curve["loss_nats"][0] > 4.0 > 2.0 > curve["loss_nats"][-1]  # from about ln 70 = 4.25 down
+
+
+# --------------------------------------------------------------------------- training states (chapter 09)
+
+
+def _state_parts(seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.Generator, Any]:
+    from lmcourse.train import AdamW, History
+
+    model, _ = build("lstm")
+    optimizer = AdamW(model.parameters(), lr=1e-2)
+    idx = torch.randint(0, V, (2, 5), generator=torch.Generator().manual_seed(seed))
+    model(idx)[0].sum().backward()
+    optimizer.step()
+    generator = torch.Generator().manual_seed(seed)
+    torch.randint(0, 10, (3,), generator=generator)
+    history = History(train_loss=[2.5, 2.25], grad_norm=[1.0, 0.75], eval_steps=[0], valid_loss=[2.6], seconds=0.5)
+    return model, optimizer, generator, history
+
+
+def test_a_training_state_round_trips_everything(tmp_path: Path) -> None:
+    import random
+
+    import numpy as np
+
+    model, optimizer, generator, history = _state_parts()
+    path = tmp_path / "run.safetensors"
+    random.seed(5)
+    np.random.seed(6)
+    torch.manual_seed(7)
+    checkpoints.save_state(path, model, optimizer, step=2, generator=generator, history=history, extra={"a": [1]},
+                           best={"w": torch.ones(2)})
+    expected = (random.random(), np.random.rand(), torch.rand(1), torch.rand(1, generator=generator))
+    assert checkpoints.state_step(path) == 2
+    fresh, _ = build("lstm")
+    with torch.no_grad():
+        for p in fresh.parameters():
+            p.zero_()
+    from lmcourse.train import AdamW
+
+    opt = AdamW(fresh.parameters(), lr=1e-2)
+    state = checkpoints.load_state(path, fresh, opt)
+    assert (random.random(), np.random.rand()) == expected[:2] and torch.equal(torch.rand(1), expected[2])
+    assert torch.equal(torch.rand(1, generator=state.generator), expected[3])
+    assert state.step == 2 and state.extra == {"a": [1]} and torch.equal(state.best["w"], torch.ones(2))
+    assert (state.history.train_loss, state.history.valid_loss, state.history.seconds) == ([2.5, 2.25], [2.6], 0.5)
+    for a, b in zip(model.parameters(), fresh.parameters()):
+        assert torch.equal(a, b)
+    for a, b in zip(model.parameters(), fresh.parameters()):
+        sa, sb = optimizer.state[a], opt.state[b]
+        assert sa["step"] == sb["step"] == 1 and torch.equal(sa["exp_avg"], sb["exp_avg"])
+    assert opt.param_groups[0]["betas"] == (0.9, 0.999)  # a tuple again after JSON
+
+
+def test_loading_a_training_state_never_unpickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, optimizer, generator, history = _state_parts()
+    path = checkpoints.save_state(tmp_path / "run.safetensors", model, optimizer, step=1, generator=generator,
+                                  history=history)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a training state load unpickled something")
+
+    for module, name in ((pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"), (torch, "load")):
+        monkeypatch.setattr(module, name, refuse)
+    checkpoints.load_state(path, model, optimizer)
+
+
+def _saved_twice(tmp_path: Path) -> tuple[Path, Path, torch.nn.Module, torch.optim.Optimizer]:
+    model, optimizer, generator, history = _state_parts()
+    path = tmp_path / "run.safetensors"
+    checkpoints.save_state(path, model, optimizer, step=10, generator=generator, history=history)
+    checkpoints.save_state(path, model, optimizer, step=20, generator=generator, history=history)
+    return path, tmp_path / "run.prev.safetensors", model, optimizer
+
+
+def test_each_save_keeps_the_previous_state_and_leaves_no_temporary_file(tmp_path: Path) -> None:
+    path, prev, model, optimizer = _saved_twice(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.prev.safetensors", "run.safetensors"]
+    assert checkpoints.state_step(path) == 20 and checkpoints.state_step(prev) == 10
+    assert checkpoints.load_state(prev, model, optimizer).step == 10
+
+
+def test_an_interrupted_save_leaves_both_states_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, prev, model, optimizer = _saved_twice(tmp_path)
+    before = path.read_bytes(), prev.read_bytes()
+    real = os.replace
+
+    def killed(src: object, dst: object) -> None:
+        if Path(str(dst)) == path:
+            raise KeyboardInterrupt  # between keeping the previous state and renaming the new one into place
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", killed)
+    _, _, generator, history = _state_parts()
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save_state(path, model, optimizer, step=30, generator=generator, history=history)
+    monkeypatch.undo()
+    assert path.read_bytes() == before[0] and checkpoints.state_step(path) == 20  # never missing, never torn
+    assert checkpoints.state_step(prev) == 20  # the previous one is now the current one's copy
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.prev.safetensors", "run.safetensors"]
+
+
+@pytest.mark.parametrize("cut", ["0", "4", "8", "header", "header-end", "payload", "last-byte"])
+def test_a_truncated_state_is_refused_with_sizes_and_the_previous_state(cut: str, tmp_path: Path) -> None:
+    path, prev, model, optimizer = _saved_twice(tmp_path)
+    blob = path.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    at = {"0": 0, "4": 4, "8": 8, "header": 8 + n // 2, "header-end": 8 + n, "payload": 8 + n + 100,
+          "last-byte": len(blob) - 1}[cut]
+    path.write_bytes(blob[:at])
+    expected = {"0": r"has 0 bytes, fewer than the 8", "4": "has 4 bytes, fewer than the 8",
+                "8": rf"has 8 bytes, but its header alone promises {8 + n}",
+                "header": rf"has {at} bytes, but its header alone promises {8 + n}",
+                "header-end": rf"has {at} bytes, but its header promises {len(blob)} \({len(blob) - at} missing\)",
+                "payload": rf"has {at} bytes, but its header promises {len(blob)}",
+                "last-byte": rf"has {at} bytes, but its header promises {len(blob)} \(1 missing\)"}[cut]
+    with pytest.raises(checkpoints.CheckpointError, match=rf"(?s)^the training state {path} is damaged: truncated: it "
+                                                          rf"{expected}.*{prev} \(step 10\) is intact: resume from "
+                                                          rf"it by copying or renaming it to {path}"):
+        checkpoints.load_state(path, model, optimizer)
+    if cut in ("0", "4", "8", "header"):
+        with pytest.raises(checkpoints.CheckpointError, match="truncated"):
+            checkpoints.state_step(path)
+
+
+def test_any_changed_byte_is_refused(tmp_path: Path) -> None:
+    path, prev, model, optimizer = _saved_twice(tmp_path)
+    blob = path.read_bytes()
+    n = int.from_bytes(blob[:8], "little")
+    offsets = sorted({*range(0, len(blob), max(1, len(blob) // 150)), 3, 8, 8 + n - 1, 8 + n, len(blob) - 1})
+    for at in offsets:
+        damaged = bytearray(blob)
+        damaged[at] ^= 0x01
+        path.write_bytes(bytes(damaged))
+        with pytest.raises(checkpoints.CheckpointError, match=rf"{path} is damaged: .*{prev} \(step 10\)"):
+            checkpoints.load_state(path, model, optimizer)
+    damaged = bytearray(blob)
+    damaged[-5] ^= 0xFF  # a weight's byte
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(checkpoints.CheckpointError, match="checksum mismatch"):
+        checkpoints.load_state(path, model, optimizer)
+
+
+def test_a_damaged_state_without_a_good_previous_one_says_so(tmp_path: Path) -> None:
+    path, prev, model, optimizer = _saved_twice(tmp_path)
+    path.write_bytes(path.read_bytes()[:-1])
+    prev.write_bytes(prev.read_bytes()[:-1])
+    with pytest.raises(checkpoints.CheckpointError, match=r"The previous state .* is damaged too; delete"):
+        checkpoints.load_state(path, model, optimizer)
+    prev.unlink()
+    with pytest.raises(checkpoints.CheckpointError, match=r"There is no previous state \(run\.prev\.safetensors\) to "
+                                                          r"go back to; delete .* to start over"):
+        checkpoints.load_state(path, model, optimizer)
+
+
+def test_a_missing_state_and_the_wrong_kind_of_file_are_named(tmp_path: Path) -> None:
+    model, optimizer, generator, history = _state_parts()
+    with pytest.raises(checkpoints.CheckpointError, match=r"no training state at .*nothing\.safetensors; check"):
+        checkpoints.load_state(tmp_path / "nothing.safetensors", model, optimizer)
+    with pytest.raises(checkpoints.CheckpointError, match=r"no training state at .*\(yet\?\)"):
+        checkpoints.state_step(tmp_path / "nothing.safetensors")
+    weights = checkpoints.save(model, tmp_path / "model.safetensors", MODELS["lstm"][1], {})
+    for read in (lambda: checkpoints.load_state(weights, model, optimizer), lambda: checkpoints.state_step(weights)):
+        with pytest.raises(checkpoints.CheckpointError, match=r"is a model checkpoint \(weights only, written by "
+                                                              r"checkpoints\.save\), not a training state: load it"):
+            read()
+    state = checkpoints.save_state(tmp_path / "run.safetensors", model, optimizer, step=3, generator=generator,
+                                   history=history)
+    for read in (lambda: checkpoints.load(state), lambda: checkpoints.load_into(model, state)):
+        with pytest.raises(checkpoints.CheckpointError, match=r"is a training state \(written by train\(\.\.\., "
+                                                              r"checkpoint=\.\.\.\) to resume a run, at step 3\), not "
+                                                              r"a model checkpoint"):
+            read()
+
+
+def test_a_state_of_another_model_or_optimizer_is_refused_before_anything_changes(tmp_path: Path) -> None:
+    from lmcourse.train import AdamW
+
+    model, optimizer, generator, history = _state_parts()
+    path = checkpoints.save_state(tmp_path / "run.safetensors", model, optimizer, step=1, generator=generator,
+                                  history=history)
+    other, _ = build("rnn")
+    with pytest.raises(checkpoints.CheckpointError, match=r"does not fit this RecurrentLM: its parameters differ"):
+        checkpoints.load_state(path, other, AdamW(other.parameters()))
+    mlp, _ = build("mlp")
+    with pytest.raises(checkpoints.CheckpointError, match=r"the training state of a RecurrentLM, not of a MLPLM"):
+        checkpoints.load_state(path, mlp, AdamW(mlp.parameters()))
+    same, _ = build("lstm")
+    with pytest.raises(checkpoints.CheckpointError, match=r"written with a AdamW optimizer, not a SGD"):
+        checkpoints.load_state(path, same, torch.optim.SGD(same.parameters(), lr=0.1))
+    rng = torch.get_rng_state()
+    with pytest.raises(checkpoints.CheckpointError, match=r"another run: steps: 10 in the file, 20 now"):
+        checkpoints.save_state(path, model, optimizer, step=1, generator=generator, history=history,
+                               extra={"steps": 10})
+        checkpoints.load_state(path, same, AdamW(same.parameters()), expect={"steps": 20})
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_a_transformer_of_another_configuration_is_named(tmp_path: Path) -> None:
+    from lmcourse.train import AdamW
+    from lmcourse.transformer import TransformerConfig, TransformerLM
+
+    model = TransformerLM(TransformerConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=8))
+    _, _, generator, history = _state_parts()
+    path = checkpoints.save_state(tmp_path / "t.safetensors", model, AdamW(model.parameters()), step=0,
+                                  generator=generator, history=history)
+    other = TransformerLM(TransformerConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=8, dropout=0.1))
+    with pytest.raises(checkpoints.CheckpointError, match=r"another configuration \(dropout: 0\.0 in the file, "
+                                                          r"0\.1 now\)"):
+        checkpoints.load_state(path, other, AdamW(other.parameters()))
+
+
+# --------------------------------------------------------------------------- python -m lmcourse.train, killed
+
+
+def test_the_command_line_run_killed_and_resumed_ends_as_an_uninterrupted_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demonstration of chapter 09: SIGKILL mid-run (no chance to clean up), run the same command again. The
+    uninterrupted run is made in this process (on one thread too) while the other one runs, to save a start-up."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from lmcourse import train as train_module
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "LMCOURSE_UNDER_TEST": "1", "LMCOURSE_THREADS": "1", "PYTHONPATH": str(root)}
+
+    def arguments(name: str) -> list[str]:
+        return ["--steps", "80", "--every", "10", "--checkpoint", str(tmp_path / f"{name}.safetensors"),
+                "--history", str(tmp_path / f"{name}.json")]
+
+    command = [sys.executable, "-m", "lmcourse.train", *arguments("run")]
+    killed = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    state = tmp_path / "run.safetensors"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and killed.poll() is None:
+        if state.exists() and checkpoints.state_step(state) >= 30:
+            break
+        time.sleep(0.02)
+    assert killed.poll() is None, "the run ended before it could be killed"
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    at = checkpoints.state_step(state)
+    assert 30 <= at < 80 and not (tmp_path / "run.json").exists()
+    again = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    threads = torch.get_num_threads()
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "1")
+    monkeypatch.setenv("LMCOURSE_THREADS", "1")
+    try:
+        train_module.main(arguments("whole"))  # meanwhile, the uninterrupted run
+    finally:
+        torch.set_num_threads(threads)
+    out = capsys.readouterr().out
+    stdout, stderr = again.communicate(timeout=120)
+    assert out.startswith("step 80: train loss ") and out.count("\n") == 1
+    assert again.returncode == 0 and stderr == "" and stdout == out
+    a = json.loads((tmp_path / "whole.json").read_text(encoding="utf-8"))
+    b = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
+    assert a == b and len(a["train_loss"]) == 80 and a["eval_steps"] == list(range(0, 81, 10))

@@ -1076,6 +1076,19 @@ def apply_penalty(logits: torch.Tensor, previous_ids: list[int], penalty: float)
     return out
 
 
+def lr_at(step: int, steps: int, warmup: int, peak: float, floor: float) -> float:
+    if step < warmup:
+        return peak * (step + 1) / warmup
+    return peak * (floor + (1 - floor) * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup))) / 2)
+
+
+def adamw_step(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tensor, t: int, lr: float,
+               betas: tuple[float, float], eps: float, weight_decay: float) -> tuple[torch.Tensor, ...]:
+    m, v = betas[0] * m + (1 - betas[0]) * g, betas[1] * v + (1 - betas[1]) * g * g
+    m_hat, v_hat = m / (1 - betas[0] ** t), v / (1 - betas[1] ** t)
+    return p * (1 - lr * weight_decay) - lr * m_hat / (v_hat.sqrt() + eps), m, v
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1112,6 +1125,11 @@ RIGHT = {
     "ch08_sinusoidal": sinusoidal,
     "ch08_block_forward": block_forward,
     "ch08_top_k": lambda logits, k: logits.masked_fill(logits < torch.topk(logits, k).values[..., -1:], -torch.inf),
+    "ch09_schedule": lr_at,
+    "ch09_momentum": lambda p, g, v, lr, mu: (p - lr * (mu * v + g), mu * v + g),
+    "ch09_adamw": adamw_step,
+    "ch09_clip": lambda grads, max_norm: [g * min(1.0, max_norm / (math.sqrt(sum(float((h * h).sum()) for h in grads))
+                                                                   + 1e-6)) for g in grads],
     "ch10_convert": lambda nats: (nats / math.log(2), math.exp(nats)),
     "ch10_top_p": top_p_filter,
     "ch10_ece": ece,

@@ -448,10 +448,11 @@ def test_history_repr_prints_both_losses_with_four_significant_digits() -> None:
 
 
 def test_the_loop_is_short_enough_to_read() -> None:
-    """Chapter 09 prints the loop and adds to it: it stays a screen, not a framework."""
+    """Chapter 09 prints the loop (with its early stopping, mixed precision and checkpoints): it stays a screen, not
+    a framework."""
     import inspect
 
-    assert len(inspect.getsource(training_loop).splitlines()) <= 45
+    assert len(inspect.getsource(training_loop).splitlines()) <= 60
 
 
 # --------------------------------------------------------------------------- bad input
@@ -678,3 +679,386 @@ def test_real_logits_never_look_like_probabilities(data: tuple[torch.Tensor, tor
         _check_logits_kind(lp + 1e-4)
     with pytest.raises(ValueError, match="probabilities"):
         _check_logits_kind(torch.softmax(torch.randn(5, V), -1).half())
+
+
+# --------------------------------------------------------------------------- chapter 09: AdamW written out
+
+
+@pytest.fixture
+def windows2() -> tuple[torch.Tensor, torch.Tensor]:
+    """The MLP's data: two ids in, the next one out (chapter 04's shape)."""
+    ids = stream(300)
+    return torch.stack([ids[:-2], ids[1:-1]], dim=1), ids[2:].clone()
+
+
+def tiny_transformer(dropout: float = 0.0) -> torch.nn.Module:
+    from lmcourse.transformer import TransformerConfig, TransformerLM
+
+    torch.manual_seed(0)
+    return TransformerLM(TransformerConfig(vocab_size=V, block_size=8, n_layer=1, n_head=2, n_embd=16,
+                                           dropout=dropout))
+
+
+def test_adamw_matches_torch_bit_for_bit_at_every_step(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import AdamW
+
+    x, y = data
+    ours, theirs = tiny_transformer(), tiny_transformer()
+    groups = lambda m: [{"params": [p for n, p in m.named_parameters() if "ln" not in n]},  # noqa: E731
+                        {"params": [p for n, p in m.named_parameters() if "ln" in n], "weight_decay": 0.0}]
+    mine = AdamW(groups(ours), lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)
+    ref = torch.optim.AdamW(groups(theirs), lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1, foreach=False)
+    gen = torch.Generator().manual_seed(0)
+    identical = True
+    for step in range(50):
+        xb, yb = sample_batch(x, y, 16, gen)
+        for model, opt in ((ours, mine), (theirs, ref)):
+            opt.zero_grad()
+            F.cross_entropy(model(xb)[0].flatten(0, -2), yb.flatten()).backward()
+            for group in opt.param_groups:
+                group["lr"] = 3e-3 * (1 - step / 50)  # as a schedule does
+            opt.step()
+        for p, q in zip(ours.parameters(), theirs.parameters()):
+            torch.testing.assert_close(p, q, rtol=1e-6, atol=1e-7)
+            identical = identical and torch.equal(p, q)
+    assert identical  # the same operations in the same order: not only close, equal
+    state = mine.state[next(ours.parameters())]
+    assert sorted(state) == ["exp_avg", "exp_avg_sq", "step"] and state["step"] == 50
+
+
+def test_adamw_in_train_gives_torch_adamws_run(windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import AdamW, cosine_schedule
+
+    x, y = windows2
+    runs = []
+    for kind in (AdamW, lambda params, **kw: torch.optim.AdamW(params, foreach=False, **kw)):
+        model = MLP()
+        history = train(model, x, y, steps=30, batch_size=8, optimizer=kind(model.parameters(), lr=1e-2),
+                        schedule=cosine_schedule(30, warmup=3), clip=0.5, seed=0, valid=(x[:50], y[:50]))
+        runs.append((history.train_loss, history.valid_loss, [p.detach().clone() for p in model.parameters()]))
+    assert runs[0][:2] == runs[1][:2]
+    assert all(torch.equal(p, q) for p, q in zip(runs[0][2], runs[1][2]))
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(lr=-1.0), ValueError, r"lr must be a finite number >= 0, e\.g\. lr=1e-3, got -1\.0"),
+    (dict(lr="big"), TypeError, r"lr must be a number"),
+    (dict(betas=0.9), TypeError, r"betas must be a pair \(beta1, beta2\), e\.g\. \(0\.9, 0\.999\), got 0\.9"),
+    (dict(betas=(0.9, 1.0)), ValueError, r"betas\[1\] must be in \[0, 1\) .*got 1\.0"),
+    (dict(eps=-1e-8), ValueError, r"eps must be a finite number >= 0"),
+    (dict(weight_decay=float("nan")), ValueError, r"weight_decay must be a finite number >= 0"),
+])
+def test_adamw_refuses_bad_hyperparameters(kwargs: dict, error: type, message: str) -> None:
+    from lmcourse.train import AdamW
+
+    with pytest.raises(error, match=message):
+        AdamW(Bigram().parameters(), **kwargs)
+
+
+# --------------------------------------------------------------------------- the learning-rate range test
+
+
+def test_lr_range_test_rises_geometrically_and_leaves_the_model_and_random_state_alone(
+        windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import lr_range_test
+
+    x, y = windows2
+    model = MLP()  # with dropout: the global generator is drawn from, inside a fork
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    rng = torch.get_rng_state()
+    lrs, losses = lr_range_test(model, x, y, lr_min=1e-4, lr_max=1e-1, steps=30, batch_size=16)
+    assert len(lrs) == len(losses) == 30
+    assert lrs[0] == 1e-4 and lrs[-1] == 1e-1
+    ratios = [b / a for a, b in zip(lrs, lrs[1:])]
+    assert max(ratios) == pytest.approx(min(ratios), rel=1e-9) and ratios[0] == pytest.approx(1000 ** (1 / 29))
+    assert min(losses) < losses[0] - 0.5  # the rates get large enough to learn
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert torch.equal(rng, torch.get_rng_state()) and model.training
+    assert lr_range_test(model, x, y, lr_min=1e-4, lr_max=1e-1, steps=30, batch_size=16) == (lrs, losses)
+
+
+def test_lr_range_test_stops_once_the_loss_explodes(windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import lr_range_test
+
+    x, y = windows2
+    for optimizer in ("adamw", "sgd"):
+        lrs, losses = lr_range_test(MLP(), x, y, lr_min=1e-4, lr_max=100.0, steps=100, optimizer=optimizer)
+        assert 10 < len(lrs) == len(losses) < 100 and lrs[-1] < 100.0
+        assert losses[-1] > 4 * min(losses[:-1]) and all(v <= 4 * min(losses[:i + 1]) for i, v in
+                                                          enumerate(losses[:-1]))  # stopped at the first one
+        assert all(math.isfinite(v) for v in losses)
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(lr_min=1e-2, lr_max=1e-3), ValueError, r"lr_min must be below lr_max .*got lr_min=0\.01 and lr_max=0\.001"),
+    (dict(lr_min=1e-2, lr_max=1e-2), ValueError, r"lr_min must be below lr_max"),
+    (dict(lr_min=0.0), ValueError, r"lr_min must be a finite number > 0"),
+    (dict(lr_max=-1.0), ValueError, r"lr_max must be a finite number > 0"),
+    (dict(steps=1), ValueError, r"steps must be at least 2"),
+    (dict(steps=0), ValueError, r"steps must be >= 1"),
+    (dict(batch_size=0), ValueError, r"batch_size must be >= 1"),
+    (dict(optimizer="adam"), ValueError, r"optimizer must be one of 'adamw', 'sgd', got 'adam'"),
+    (dict(seed=-1), ValueError, r"seed must be a whole number"),
+])
+def test_lr_range_test_refuses_bad_arguments(kwargs: dict, error: type, message: str,
+                                             data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import lr_range_test
+
+    with pytest.raises(error, match=message):
+        lr_range_test(Bigram(), *data, **kwargs)
+
+
+def test_cosine_schedule_explains_a_warmup_as_long_as_the_run() -> None:
+    from lmcourse.train import cosine_schedule
+
+    with pytest.raises(ValueError, match=r"warmup must be a whole number of steps from 0 to steps - 1 = 99 \(a "
+                                         r"warm-up as long as the run would leave nothing to decay\), got 100"):
+        cosine_schedule(100, warmup=100)
+    f = cosine_schedule(10, warmup=2, floor=0.1)
+    assert [f(0), f(1), f(2)] == [0.5, 1.0, 1.0] and f(10) == pytest.approx(0.1)
+
+
+# --------------------------------------------------------------------------- early stopping
+
+
+def overfitting_data() -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Training text that follows one permutation, validation text another: learning the first makes the
+    validation loss rise, after a short fall while both learn the token frequencies."""
+    x, y = windows(stream(), 8, stride=1)
+    other = [1, 2, 3, 4, 5, 6, 7, 0]
+    ids = [0]
+    for _ in range(200):
+        ids.append(other[ids[-1]])
+    return (x, y), windows(torch.tensor(ids), 8)
+
+
+def test_early_stopping_stops_after_patience_evaluations_and_restores_the_best() -> None:
+    (x, y), valid = overfitting_data()
+    model = Bigram()
+    history = train(model, x, y, steps=200, batch_size=16, lr=0.05, valid=valid, eval_every=5, patience=3, seed=0)
+    best = min(history.valid_loss)
+    assert history.best_step == history.eval_steps[history.valid_loss.index(best)]
+    assert history.stopped_at == history.best_step + 3 * 5 == history.eval_steps[-1] == history.steps < 200
+    assert all(v >= best for v in history.valid_loss[-3:])
+    assert evaluate(model, *valid, batch_size=16) == best  # the best evaluation's parameters, restored exactly
+    assert "stopped early at step" in repr(history)
+
+
+def test_patience_that_never_runs_out_changes_no_step_and_ends_on_the_best(
+        data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    (x, y), valid = overfitting_data()
+    plain, patient = Bigram(), Bigram()
+    a = train(plain, x, y, steps=60, batch_size=16, lr=0.05, valid=valid, eval_every=5, seed=0)
+    b = train(patient, x, y, steps=60, batch_size=16, lr=0.05, valid=valid, eval_every=5, seed=0, patience=100)
+    assert (a.train_loss, a.valid_loss, a.stopped_at, b.stopped_at) == (b.train_loss, b.valid_loss, None, None)
+    assert a.best_step == b.best_step and evaluate(patient, *valid, batch_size=16) == min(b.valid_loss)
+    assert History().best_step is None
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    (dict(patience=2), ValueError, r"patience=2 stops on the validation loss: pass valid=\(x_valid, y_valid\) too"),
+    (dict(patience=0, valid="v"), ValueError, r"patience must be >= 1 \(evaluations without a new best"),
+    (dict(patience=2.0, valid="v"), TypeError, r"patience must be a whole number >= 1 .*got float 2\.0"),
+    (dict(autocast=torch.float64), ValueError, r"autocast must be None \(float32 throughout\) or torch\.bfloat16"),
+    (dict(autocast="bf16"), ValueError, r"autocast must be None .*got str 'bf16'"),
+    (dict(checkpoint_every=5), ValueError, r"checkpoint_every=5 needs checkpoint=PATH"),
+    (dict(checkpoint=3), TypeError, r"checkpoint must be a file path .*got int 3"),
+    (dict(checkpoint="/no/such/folder/run.safetensors"), FileNotFoundError, r"does not exist; create it first"),
+])
+def test_chapter_09_arguments_are_refused_with_a_remedy(kwargs: dict, error: type, message: str,
+                                                        data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    if kwargs.get("valid") == "v":
+        kwargs["valid"] = (x[:8], y[:8])
+    with pytest.raises(error, match=message):
+        train(Bigram(), x, y, steps=3, batch_size=4, lr=0.1, seed=0, **kwargs)
+
+
+# --------------------------------------------------------------------------- mixed precision
+
+
+def test_bfloat16_autocast_trains_close_to_float32_but_not_identically(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = data
+    runs = {}
+    for dtype in (None, torch.bfloat16):
+        model = tiny_transformer()
+        h = train(model, x, y, steps=50, batch_size=16, lr=1e-2, seed=0, autocast=dtype, valid=(x[:64], y[:64]))
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        runs[dtype] = h
+    full, mixed = runs[None], runs[torch.bfloat16]
+    assert full.train_loss != mixed.train_loss
+    assert abs(full.smoothed(10)[-1] - mixed.smoothed(10)[-1]) < 0.05
+    assert abs(full.valid_loss[-1] - mixed.valid_loss[-1]) < 0.05
+    assert full.train_loss[-1] < full.train_loss[0] - 0.5
+
+
+def test_float16_is_refused_on_a_gpu_and_allowed_on_the_cpu(data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import _check_autocast
+
+    with pytest.raises(ValueError, match=r"float16 on a GPU needs a gradient scaler .*use autocast=torch\.bfloat16"):
+        _check_autocast(torch.float16, torch.device("cuda"))
+    h = train(tiny_transformer(), *data, steps=5, batch_size=8, lr=1e-2, seed=0, autocast=torch.float16)
+    assert all(math.isfinite(v) for v in h.train_loss)
+
+
+# --------------------------------------------------------------------------- checkpoints that survive interruption
+
+
+class Interruptible(MLP):
+    """Chapter 04's MLP with dropout, which raises KeyboardInterrupt at its training forward pass number ``at``
+    (a learner pressing the stop button mid-step); ``at=None`` never does."""
+
+    def __init__(self, at: int | None = None) -> None:
+        super().__init__(seed=0)
+        self.at, self.calls = at, 0
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+            self.calls += 1
+        return super().forward(ids)
+
+
+class InterruptibleBigram(Bigram):
+    """The same for a model of whole sequences."""
+
+    def __init__(self, at: int | None = None) -> None:
+        super().__init__(seed=0)
+        self.at, self.calls = at, 0
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            if self.calls == self.at:
+                raise KeyboardInterrupt
+            self.calls += 1
+        return super().forward(ids)
+
+
+def resumable_run(model: torch.nn.Module, path: object, x: torch.Tensor, y: torch.Tensor, **change: object) -> History:
+    from lmcourse.train import AdamW, cosine_schedule
+
+    settings: dict = dict(steps=20, batch_size=8, clip=0.5, schedule=cosine_schedule(20, warmup=3), seed=0,
+                          valid=(x[:40], y[:40]), eval_every=5, checkpoint=path, checkpoint_every=3)
+    settings |= change
+    optimizer = settings.pop("optimizer", None) or AdamW(model.parameters(), lr=2e-2, weight_decay=0.1)
+    return train(model, x, y, optimizer=optimizer, **settings)
+
+
+def same_run(a: History, b: History) -> bool:
+    return (a.train_loss, a.grad_norm, a.eval_steps, a.valid_loss, a.stopped_at) == \
+        (b.train_loss, b.grad_norm, b.eval_steps, b.valid_loss, b.stopped_at)
+
+
+@pytest.mark.parametrize("interrupt_at", [8, 1, 19])
+def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(interrupt_at: int, tmp_path: object,
+                                                                windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse import checkpoints
+
+    x, y = windows2
+    whole_model = Interruptible()
+    whole = resumable_run(whole_model, tmp_path / "whole.safetensors", x, y)
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        resumable_run(Interruptible(at=interrupt_at), path, x, y)
+    saved = interrupt_at // 3 * 3  # the last multiple of checkpoint_every reached
+    assert (checkpoints.state_step(path) if saved else None) == (saved or None) or not path.exists()
+    if not saved:
+        assert not path.exists()
+    torch.manual_seed(123)  # the global state at the restart is anything: the checkpoint restores it
+    fresh = Interruptible()
+    resumed = resumable_run(fresh, path, x, y)
+    assert same_run(resumed, whole)
+    assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), whole_model.parameters()))
+    assert checkpoints.state_step(path) == 20
+    again = Interruptible()  # the file of a finished run gives its history and model back, without training
+    assert same_run(resumable_run(again, path, x, y), whole) and again.calls == 0
+    assert all(torch.equal(p, q) for p, q in zip(again.parameters(), whole_model.parameters()))
+
+
+def test_early_stopping_resumes_exactly_too(tmp_path: object) -> None:
+    (x, y), valid = overfitting_data()
+
+    def run(path: object, at: int | None = None) -> tuple[History, torch.nn.Module]:
+        model = InterruptibleBigram(at)
+        return resumable_run(model, path, x, y, steps=200, valid=valid, patience=3, schedule=None,
+                             clip=None, optimizer=torch.optim.AdamW(model.parameters(), lr=0.05)), model
+
+    whole, whole_model = run(tmp_path / "whole.safetensors")
+    assert whole.stopped_at is not None
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "run.safetensors", at=whole.stopped_at - 2)
+    resumed, model = run(tmp_path / "run.safetensors")
+    assert same_run(resumed, whole) and resumed.best_step == whole.best_step
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), whole_model.parameters()))
+
+
+def test_the_progress_bar_of_a_resumed_run_starts_at_its_step(tmp_path: object, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch,
+                                                             windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    x, y = windows2
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        resumable_run(Interruptible(at=10), path, x, y)
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "0")
+    capsys.readouterr()
+    resumable_run(Interruptible(), path, x, y, desc="resumed")
+    out, err = capsys.readouterr()
+    assert out == "" and "resumed" in err and " 9/20" in err and "20/20" in err and " 0/20" not in err
+
+
+def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
+                                                           windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.checkpoints import CheckpointError
+
+    x, y = windows2
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        resumable_run(Interruptible(at=10), path, x, y)
+    before = path.read_bytes()
+    cases = [
+        (dict(steps=30), r"another run: .*steps: 20 in the file, 30 now"),
+        (dict(batch_size=4), r"another run: batch_size: 8 in the file, 4 now"),
+        (dict(clip=1.0), r"another run: clip: 0\.5 in the file, 1\.0 now"),
+        (dict(schedule=None), r"another run: schedule: \[0\.3333333333333333, .*\] in the file, None now"),
+        (dict(optimizer="lr"), r"another run: optimizer: .*'lr': 0\.02.*in the file, .*'lr': 0\.01"),
+        (dict(optimizer="sgd"), r"written with a AdamW optimizer, not a SGD"),
+        (dict(model=type("OtherMLP", (MLP,), {})()), r"training state of a Interruptible, not of a OtherMLP"),
+        (dict(model="wider"), r"does not fit this Interruptible: its parameters differ \(hidden\.bias: \[16\] in the "
+                              r"file, \[32\] in the model"),
+    ]
+    for change, message in cases:
+        model = change.pop("model", Interruptible())
+        if model == "wider":
+            model = Interruptible()
+            model.hidden = torch.nn.Linear(12, 32)
+            model.out = torch.nn.Linear(32, V)
+        if change.get("optimizer") == "lr":
+            from lmcourse.train import AdamW
+
+            change["optimizer"] = AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
+        elif change.get("optimizer") == "sgd":
+            change["optimizer"] = torch.optim.SGD(model.parameters(), lr=0.1)
+        params = [p.detach().clone() for p in model.parameters()]
+        with pytest.raises(CheckpointError, match=message):
+            resumable_run(model, path, x, y, **change)
+        assert all(torch.equal(p, q) for p, q in zip(params, model.parameters()))  # nothing restored
+    assert path.read_bytes() == before
+
+
+def test_a_damaged_checkpoint_stops_train_and_names_the_previous_one(
+        tmp_path: object, windows2: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.checkpoints import CheckpointError
+
+    x, y = windows2
+    path = tmp_path / "run.safetensors"
+    with pytest.raises(KeyboardInterrupt):
+        resumable_run(Interruptible(at=10), path, x, y)
+    blob = path.read_bytes()
+    path.write_bytes(blob[:-100])
+    prev = tmp_path / "run.prev.safetensors"
+    with pytest.raises(CheckpointError, match=rf"(?s){path}.*truncated.*{prev} \(step 6\) is intact"):
+        resumable_run(Interruptible(), path, x, y)
+    assert path.read_bytes() == blob[:-100] and prev.exists()  # nothing deleted, nothing started over
+    whole = resumable_run(Interruptible(), tmp_path / "whole.safetensors", x, y)
+    assert same_run(resumable_run(Interruptible(), prev, x, y), whole)  # resuming from the previous one works
