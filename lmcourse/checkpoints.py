@@ -581,6 +581,15 @@ def _differences(theirs: Any, ours: Any, where: str = "") -> list[str]:
     return [] if theirs == ours else [f"{where or 'value'}: {theirs!r} in the file, {ours!r} now"]
 
 
+def verify_state(path: str | os.PathLike[str]) -> int:
+    """Check that the training state at ``path`` is whole (the sizes its header promises, and its SHA-256) and
+    return its step; a missing, cut or changed file is a :class:`CheckpointError` that says what is wrong and
+    names the previous state, if it is intact. Nothing is loaded or changed (:func:`load_state` restores one)."""
+    file = Path(path)
+    header, _, _ = _read_state(file)
+    return int(_kind_check(file, header)["step"])
+
+
 def load_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: torch.optim.Optimizer, *,
                expect: dict[str, Any] | None = None) -> TrainingState:
     """Restore a training state written by :func:`save_state`: the model's parameters and the optimizer's state in

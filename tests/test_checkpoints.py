@@ -349,6 +349,17 @@ def test_any_changed_byte_is_refused(tmp_path: Path) -> None:
         checkpoints.load_state(path, model, optimizer)
 
 
+def test_verify_state_gives_the_step_of_a_whole_file_and_refuses_a_cut_one(tmp_path: Path) -> None:
+    path, prev, model, optimizer = _saved_twice(tmp_path)
+    before = [p.detach().clone() for p in model.parameters()]
+    assert checkpoints.verify_state(path) == 20 and checkpoints.verify_state(prev) == 10
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(checkpoints.CheckpointError, match=rf"(?s)truncated.*{prev} \(step 10\) is intact"):
+        checkpoints.verify_state(path)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # nothing was loaded
+
+
 def test_a_damaged_state_without_a_good_previous_one_says_so(tmp_path: Path) -> None:
     path, prev, model, optimizer = _saved_twice(tmp_path)
     path.write_bytes(path.read_bytes()[:-1])
