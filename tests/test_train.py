@@ -581,6 +581,25 @@ def test_a_target_outside_the_vocabulary_is_named_before_any_update(
     assert torch.equal(model.table.weight, before)
 
 
+def test_windows_views_are_checked_through_their_ids_and_still_name_a_bad_target() -> None:
+    """The fast path (checking the ids a stride-1 view shows) never hides a bad target nor invents one."""
+    ids = stream(400)
+    x, y = windows(ids, 16, stride=1)
+    assert y._base is not None and y._base.numel() < y.numel()  # the case the fast path is for
+    train(Bigram(), x, y, steps=2, batch_size=4, lr=0.1, seed=0)
+    bad_ids = ids.clone()
+    bad_ids[100] = 9
+    xb, yb = windows(bad_ids, 16, stride=1)
+    with pytest.raises(ValueError, match=r"^y\[84, 15\] = 9 is not a target id of this model.*; 16 targets are out"):
+        train(Bigram(), xb, yb, steps=2, batch_size=4, lr=0.1, seed=0)
+    # a bad id the view does not show (the first id is never a target) is no error
+    first_bad = ids.clone()
+    first_bad[0] = 9
+    x0, y0 = windows(first_bad, 16, stride=1)
+    assert y0._base is not None and int(y0._base.max()) == 9
+    evaluate(Bigram(), x0[1:], y0[1:])  # the full check runs, and finds nothing wrong
+
+
 def test_out_of_range_targets_are_named_in_valid_and_per_row_too(data: tuple[torch.Tensor, torch.Tensor]) -> None:
     x, y = data
     model = Bigram()
