@@ -195,8 +195,9 @@ class MultiHeadAttention(nn.Module):
                                  f"of shape (B, H, P, d) = ({k.shape[0]}, {k.shape[1]}, P, {k.shape[3]}).")
             k, v = torch.cat((past[0], k), dim=2), torch.cat((past[1], v), dim=2)
             P, T = past[0].shape[2], q.shape[2]
-            # new query i is position P + i: it may see keys 0 .. P + i
-            mask = torch.arange(P + T, device=x.device)[None, :] <= torch.arange(P, P + T, device=x.device)[:, None]
+            # new query i is position P + i: it may see keys 0 .. P + i; one new query (generation) sees them all
+            mask = None if T == 1 else (torch.arange(P + T, device=x.device)[None, :]
+                                        <= torch.arange(P, P + T, device=x.device)[:, None])
             heads, weights = scaled_dot_product_attention(q, k, v, mask=mask)
         return self._merge(heads), weights, (k, v)
 
