@@ -144,6 +144,9 @@ def _ids_tensor(ids: object, what: str = "ids") -> torch.Tensor:
     elif isinstance(ids, np.ndarray):
         _check_array(ids, what)
         t = torch.from_numpy(ids.astype(np.int64, copy=True))
+    elif isinstance(ids, (list, tuple)) and all(type(i) is int for i in ids) and ids and -2**63 <= min(ids) \
+            and max(ids) < 2**63:  # the common case, encoded text: through numpy, 3x faster than torch.tensor(list)
+        t = torch.from_numpy(np.array(ids, dtype=np.int64))
     else:
         return torch.tensor(_id_list(ids, what), dtype=torch.long)
     if t.numel() and int(t.min()) < 0:

@@ -47,7 +47,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60,
             short="training", run_budget_s=60),
     Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60,
-            short="evaluation", run_budget_s=45),
+            short="evaluation", run_budget_s=60),
     Chapter("11", "11_applications", "Applications: generation, classification, translation", ("09", "10"), 75,
             short="applica-\ntions", run_budget_s=60),
     Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60,

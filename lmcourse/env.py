@@ -169,10 +169,14 @@ def progress(iterable: Iterable[T] | None = None, total: int | None = None, desc
 def _sharp_inline_figures() -> None:
     """In a notebook, store figures as PNG at twice their pixel size ("retina"), so they stay sharp on a
     high-density screen; at 80 dpi and 6.4 x 3.6 inches a line plot stays a few tens of kilobytes."""
+    import sys
+
+    if "IPython" not in sys.modules:  # plain Python (a script, python -m lmcourse.train): no notebook to configure
+        return
     try:
         from IPython import get_ipython
         from matplotlib_inline.backend_inline import set_matplotlib_formats
-    except ImportError:  # plain Python: nothing to configure
+    except ImportError:
         return
     if get_ipython() is not None:
         set_matplotlib_formats("retina")
