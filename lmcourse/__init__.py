@@ -12,11 +12,14 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.tokenize`` character, word and byte-pair tokenisers written from scratch
 - ``lmcourse.ngram``    count-based n-gram models, from MLE and add-k to backoff and (modified) Kneser-Ney
 - ``lmcourse.batches``  ids to training examples: shifted windows, padding with a loss mask, random batches
-- ``lmcourse.models``   neural LMs: RNN and LSTM from scratch (PyTorch's layout); bigram, MLP, recurrent LMs; sampling
+- ``lmcourse.models``   neural LMs: RNN and LSTM from scratch (PyTorch's layout); bigram, MLP, recurrent LMs; generate
+- ``lmcourse.sampling`` decoding: temperature, top-k, top-p (nucleus), a repetition penalty, greedy
 - ``lmcourse.attention`` scaled dot-product and multi-head attention from scratch (PyTorch's layout)
 - ``lmcourse.transformer`` a decoder-only Transformer: config, pre-norm blocks, key-value cache, the course's recipes
-- ``lmcourse.train``    one training loop for every chapter: evaluation, loss history, clipping, NaN stops
-- ``lmcourse.checkpoints`` trained models as safetensors files (never a pickle); the shipped reference models
+- ``lmcourse.train``    one training loop for every chapter: evaluation, clipping, schedules, early stopping, mixed
+                        precision, resumable checkpoints; AdamW from scratch; ``python -m lmcourse.train``
+- ``lmcourse.evaluate`` units (bits, perplexity), per-target scores, calibration, verbatim copying
+- ``lmcourse.checkpoints`` models and training states as safetensors files (never a pickle); the reference models
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
 - ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
