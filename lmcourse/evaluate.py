@@ -238,7 +238,8 @@ class Calibration:
         """Draw the reliability diagram: each non-empty bin's accuracy as a bar over the bin, against the diagonal
         of perfect calibration (accuracy = confidence), with the ECE in the legend; return the axes.
 
-        A bar below the diagonal is a bin where the model is overconfident, one above it underconfident.
+        A bar's dot, at (the bin's mean confidence, its accuracy), below the diagonal marks a bin where the model is
+        overconfident, above it underconfident.
         ``histogram=True`` adds how many predictions fall in each bin, as a step line on a second y-axis (log
         scale) on the right.
         """
@@ -251,6 +252,8 @@ class Calibration:
         ax.bar(self.edges[:-1][seen], self.accuracy[seen], width=width[seen], align="edge", edgecolor="black",
                alpha=0.8, label=f"accuracy per bin (ECE {self.ece:.3f})")
         ax.plot([0, 1], [0, 1], linestyle="--", color="gray", zorder=3, label="perfect calibration")
+        ax.plot(self.confidence[seen], self.accuracy[seen], "o", color="black", ms=4, zorder=4,
+                label="each bin: (mean confidence, accuracy)")
         ax.set_xlim(0, 1)
         ax.set_ylim(0, 1)
         ax.set_xlabel("confidence (the model's largest probability)")

@@ -167,11 +167,13 @@ def test_reliability_diagram_draws_the_non_empty_bins_against_the_diagonal() -> 
     assert [round(b.get_x(), 6) for b in bars] == [0.0, 0.2, 0.6, 0.8]
     assert [round(b.get_width(), 6) for b in bars] == [0.2] * 4
     np.testing.assert_allclose([b.get_height() for b in bars], [0.0, 0.5, 0.5, 1.0])
-    (diagonal,) = ax.get_lines()
+    diagonal, dots = ax.get_lines()
     assert list(diagonal.get_xdata()) == [0, 1] and list(diagonal.get_ydata()) == [0, 1]
+    np.testing.assert_allclose(dots.get_xdata(), [0.1, 0.25, 0.65, 0.95])  # each bin's mean confidence
+    np.testing.assert_allclose(dots.get_ydata(), [0.0, 0.5, 0.5, 1.0])
     assert "confidence" in ax.get_xlabel() and "accuracy" in ax.get_ylabel() and ax.get_title() == "a tiny model"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["perfect calibration",
-                                                                   "accuracy per bin (ECE 0.131)"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "perfect calibration", "each bin: (mean confidence, accuracy)", "accuracy per bin (ECE 0.131)"]
     assert ax.get_xlim() == (0.0, 1.0) and ax.get_ylim() == (0.0, 1.0)
     assert len(ax.figure.axes) == 1
     plt.close("all")
