@@ -448,7 +448,9 @@ def cosine_schedule(steps: int, warmup: int = 0, floor: float = 0.1) -> Callable
     ``floor + (1 - floor) * (1 + cos(pi * p)) / 2`` with ``p = (s - warmup) / (steps - warmup)`` going from 0
     to 1, as nanoGPT and most small-model recipes do: small steps while Adam's statistics settle, then
     ever smaller ones, so that the run ends in a minimum rather than bouncing around it.
-    Pass it as ``train(..., schedule=cosine_schedule(steps, warmup=100))``.
+    Pass it as ``train(..., schedule=cosine_schedule(steps, warmup=100))``. The function returned keeps the run
+    length it was built for as its attribute ``steps``, and ``train`` refuses it for a run of another length (past
+    ``steps`` it would stay at the floor, silently).
     """
     steps = _count(steps, "steps", "the length of the run the schedule spans")
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or not 0 <= warmup < steps:
@@ -464,6 +466,7 @@ def cosine_schedule(steps: int, warmup: int = 0, floor: float = 0.1) -> Callable
         p = min(1.0, (step - warmup) / max(1, steps - warmup))
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p))
 
+    factor.steps = steps  # type: ignore[attr-defined]  # the run length, which train() checks against its own
     return factor
 
 
@@ -717,8 +720,10 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     - ``clip``: the largest gradient norm allowed; a larger gradient is scaled down to it.
       The history records the norm before clipping.
     - ``schedule``: a function of the step giving a factor for the learning rate, e.g.
-      :func:`cosine_schedule` (None: the rate stays ``lr``). Step ``s`` updates with
-      ``lr * schedule(s)``; the optimizer's rate is put back to ``lr`` at the end.
+      ``cosine_schedule(steps, warmup=steps // 10)`` (None: the rate stays ``lr``). Step ``s`` updates with
+      ``lr * schedule(s)``; the optimizer's rate is put back to ``lr`` at the end. A schedule whose ``steps``
+      attribute (:func:`cosine_schedule` sets it) is not this run's ``steps`` is refused, and so is
+      ``cosine_schedule`` itself, uncalled.
     - ``seed`` or ``generator`` (exactly one): where the batches come from.
     - ``device``: ``None`` trains where the model's parameters are; a device given moves the model there.
     - ``desc``: the progress bar's label (the bar is silent under test).
@@ -795,9 +800,16 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     else:
         raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} or a torch.optim.Optimizer, "
                          f"got {optimizer!r}.")
+    if schedule is cosine_schedule:  # the factory, not a schedule: calling it with a step would say "steps >= 1"
+        raise TypeError(f"schedule=cosine_schedule is the function that builds a schedule, not a schedule: call it, "
+                        f"schedule=cosine_schedule({steps}, warmup={steps // 10}) (the run's steps, a warm-up).")
     if schedule is not None and not callable(schedule):
         raise TypeError(f"schedule must be a function of the step giving a learning-rate factor, e.g. "
                         f"cosine_schedule(steps={steps}, warmup=100), or None; got {type(schedule).__name__}.")
+    built = getattr(schedule, "steps", None)  # cosine_schedule records the run length it was built for
+    if isinstance(built, int) and built != steps:
+        raise ValueError(f"the schedule was built for {built} steps, this run has {steps}: build it with "
+                         f"cosine_schedule({steps}, ...) (past its {built} steps it would stay at its floor).")
     if not isinstance(desc, str):
         raise TypeError(f"desc is the progress bar's label, a str such as 'training'; got {type(desc).__name__}.")
     if patience is not None:

@@ -837,6 +837,23 @@ def test_cosine_schedule_explains_a_warmup_as_long_as_the_run() -> None:
     assert [f(0), f(1), f(2)] == [0.5, 1.0, 1.0] and f(10) == pytest.approx(0.1)
 
 
+def test_train_refuses_the_schedule_factory_and_a_schedule_built_for_another_length(
+        data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import cosine_schedule
+
+    x, y = data
+    assert cosine_schedule(10, warmup=2).steps == 10
+    with pytest.raises(TypeError, match=r"schedule=cosine_schedule is the function that builds a schedule, not a "
+                                        r"schedule: call it, schedule=cosine_schedule\(20, warmup=2\)"):
+        train(Bigram(), x, y, steps=20, batch_size=4, lr=0.1, seed=0, schedule=cosine_schedule)
+    with pytest.raises(ValueError, match=r"the schedule was built for 10 steps, this run has 20: build it with "
+                                         r"cosine_schedule\(20, \.\.\.\)"):
+        train(Bigram(), x, y, steps=20, batch_size=4, lr=0.1, seed=0, schedule=cosine_schedule(10, warmup=2))
+    plain = train(Bigram(), x, y, steps=5, batch_size=4, lr=0.1, seed=0, schedule=lambda step: 0.5)  # no .steps
+    built = train(Bigram(), x, y, steps=5, batch_size=4, lr=0.1, seed=0, schedule=cosine_schedule(5, warmup=1))
+    assert plain.steps == built.steps == 5
+
+
 # --------------------------------------------------------------------------- early stopping
 
 
@@ -1036,7 +1053,7 @@ def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
         resumable_run(Interruptible(at=10), path, x, y)
     before = path.read_bytes()
     cases = [
-        (dict(steps=30), r"another run: .*steps: 20 in the file, 30 now"),
+        (dict(steps=30, schedule="30"), r"another run: .*steps: 20 in the file, 30 now"),
         (dict(batch_size=4), r"another run: batch_size: 8 in the file, 4 now"),
         (dict(clip=1.0), r"another run: clip: 0\.5 in the file, 1\.0 now"),
         (dict(schedule=None), r"another run: schedule: \[0\.3333333333333333, .*\] in the file, None now"),
@@ -1052,6 +1069,10 @@ def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
             model = Interruptible()
             model.hidden = torch.nn.Linear(12, 32)
             model.out = torch.nn.Linear(32, V)
+        if change.get("schedule") == "30":  # a schedule built for 20 steps is refused before the file is read
+            from lmcourse.train import cosine_schedule
+
+            change["schedule"] = cosine_schedule(30, warmup=3)
         if change.get("optimizer") == "lr":
             from lmcourse.train import AdamW
 
