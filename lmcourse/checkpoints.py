@@ -573,11 +573,19 @@ def state_step(path: str | os.PathLike[str]) -> int:
 
 
 def _differences(theirs: Any, ours: Any, where: str = "") -> list[str]:
-    """Each place where two JSON values differ, as ``"key: X in the file, Y now"``."""
+    """Each place where two JSON values differ, as ``"key: X in the file, Y now"``.
+
+    Dicts are compared key by key (a nested key is named after its parent: ``optimizer lr``), and so are lists
+    of dicts of the same length, item by item (an optimizer's param_groups: ``optimizer group 1 lr`` where there
+    are several, ``optimizer lr`` where there is one), so that only what differs is shown.
+    """
     if isinstance(theirs, dict) and isinstance(ours, dict):
         return [d for key in sorted(set(theirs) | set(ours), key=str)
-                for d in _differences(theirs.get(key), ours.get(key), f"{where}{key}" if not where else
-                                      f"{where}.{key}")]
+                for d in _differences(theirs.get(key), ours.get(key), f"{where} {key}" if where else str(key))]
+    if (isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours) > 0
+            and all(isinstance(item, dict) for item in theirs + ours)):
+        return [d for i, (a, b) in enumerate(zip(theirs, ours))
+                for d in _differences(a, b, where if len(ours) == 1 else f"{where} group {i}".strip())]
     return [] if theirs == ours else [f"{where or 'value'}: {theirs!r} in the file, {ours!r} now"]
 
 

@@ -415,6 +415,20 @@ def test_a_state_of_another_model_or_optimizer_is_refused_before_anything_change
     assert torch.equal(rng, torch.get_rng_state())
 
 
+def test_differences_name_only_the_hyperparameters_that_differ() -> None:
+    from lmcourse.checkpoints import _differences
+
+    one = {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1}
+    assert _differences({"steps": 20, "optimizer": [one]}, {"steps": 20, "optimizer": [{**one, "lr": 0.003}]}) == [
+        "optimizer lr: 0.001 in the file, 0.003 now"]
+    two = [one, {**one, "weight_decay": 0.0}]
+    assert _differences({"optimizer": two}, {"optimizer": [one, {**one, "weight_decay": 0.0, "eps": 1e-6}]}) == [
+        "optimizer group 1 eps: 1e-08 in the file, 1e-06 now"]
+    assert _differences({"optimizer": two}, {"optimizer": [one]}) == [  # another number of groups: shown whole
+        f"optimizer: {two!r} in the file, {[one]!r} now"]
+    assert _differences({"schedule": [1.0, 0.5]}, {"schedule": None}) == ["schedule: [1.0, 0.5] in the file, None now"]
+
+
 def test_a_transformer_of_another_configuration_is_named(tmp_path: Path) -> None:
     from lmcourse.train import AdamW
     from lmcourse.transformer import TransformerConfig, TransformerLM
