@@ -453,7 +453,8 @@ def save_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
         "python_rng": [version, list(internal), gauss_next],
         "history": {"train_loss": list(history.train_loss), "grad_norm": list(history.grad_norm),
                     "eval_steps": list(history.eval_steps), "valid_loss": list(history.valid_loss),
-                    "seconds": history.seconds, "stopped_at": history.stopped_at},
+                    "seconds": history.seconds, "stopped_at": history.stopped_at,
+                    "resumed_from": history.resumed_from},
         "extra": _json_value(extra, "extra"),
     }
     metadata = {"kind": TRAINING_STATE, "format": str(STATE_FORMAT), "step": str(step),
@@ -684,7 +685,8 @@ def load_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
     generator.set_state(tensors["rng.batches"])
     h = state["history"]
     history = History(train_loss=h["train_loss"], grad_norm=h["grad_norm"], eval_steps=h["eval_steps"],
-                      valid_loss=h["valid_loss"], seconds=h["seconds"], stopped_at=h["stopped_at"])
+                      valid_loss=h["valid_loss"], seconds=h["seconds"], stopped_at=h["stopped_at"],
+                      resumed_from=h.get("resumed_from"))  # absent from the files of earlier versions
     best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")} or None
     return TrainingState(step=int(header["__metadata__"]["step"]), generator=generator, history=history,
                          extra=state["extra"], best=best)

@@ -96,7 +96,9 @@ class History:
       a resumed run adds its time to the time saved in the checkpoint;
     - ``stopped_at``: the step at which early stopping (``train(..., patience=...)``) ended the run, None if it
       made all its steps;
-    - ``best_step``: the step of the lowest validation loss (the first, if two are equal), None without one.
+    - ``best_step``: the step of the lowest validation loss (the first, if two are equal), None without one;
+    - ``resumed_from``: the step a run resumed from (``train(..., checkpoint=...)`` found a training state), None
+      for a run that started afresh; ``repr`` shows it when there is one.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -105,6 +107,7 @@ class History:
     valid_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     stopped_at: int | None = None
+    resumed_from: int | None = None
 
     @property
     def steps(self) -> int:
@@ -156,6 +159,8 @@ class History:
             text += f", valid_loss={self.valid_loss[-1]:#.4g} at step {self.eval_steps[-1]}"
         if self.stopped_at is not None:
             text += f", stopped early at step {self.stopped_at}, best at step {self.best_step}"
+        if self.resumed_from is not None:
+            text += f", resumed from step {self.resumed_from}"
         return text + ")"
 
 
@@ -624,16 +629,42 @@ def _check_path(checkpoint: object) -> Path:
 
 def _run_settings(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float] | None,
                   **settings: Any) -> dict[str, Any]:
-    """What a resumed run must share with the run that wrote its checkpoint, as JSON: the settings, the optimizer's
-    hyperparameters, and the schedule's factors at a few steps (a function cannot be compared, its values can)."""
+    """What a resumed run must share with the run that wrote its checkpoint, as JSON: the settings (the seed
+    among them: None when a generator was passed), the optimizer's hyperparameters, the schedule's factors at a
+    few steps (a function cannot be compared, its values can), and the data's fingerprint (``data``, see
+    :func:`_data_fingerprint`), under the name a refusal shows."""
     from lmcourse.checkpoints import _json_value
 
+    settings[_DATA] = settings.pop("data")
     steps = settings["steps"]
     groups = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
     probe = None if schedule is None else [float(schedule(s)) for s in sorted({0, steps // 2, steps - 1})]
     autocast = settings.pop("autocast")
     return _json_value({**settings, "autocast": None if autocast is None else str(autocast),
                         "optimizer": groups, "schedule": probe}, "the optimizer's hyperparameters")
+
+
+_DATA = "the training data (x, y)"  # the name of the data's fingerprint among a run's settings, as a refusal shows it
+
+
+def _data_fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
+    """A cheap fingerprint of the training data: the shapes and dtypes of ``x`` and ``y`` and the SHA-256 of 64 of
+    their rows, evenly spaced from the first to the last (the first, the middle and the last among them).
+
+    Reading 64 rows costs microseconds whatever the data's size (a full hash of a million windows would not), and
+    other data (another text, x and y swapped, a slice) almost surely differs in a shape or in one of them.
+    """
+    import hashlib
+
+    def kind(t: torch.Tensor) -> str:
+        return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+
+    digest = hashlib.sha256()
+    rows = torch.linspace(0, x.shape[0] - 1, min(64, x.shape[0])).round().long()
+    for t in (x, y):
+        sample = t[rows.to(t.device)].detach().to("cpu").contiguous()
+        digest.update(sample.view(torch.uint8).numpy().tobytes())
+    return f"x {kind(x)}, y {kind(y)}, sha256 of 64 rows {digest.hexdigest()[:16]}"
 
 
 def _resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
@@ -645,6 +676,7 @@ def _resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
     if state.step > steps:  # cannot happen with the same steps; a hand-made file could say so
         raise CheckpointError(f"{path} is at step {state.step}, past this run's steps={steps}.")
     generator.set_state(state.generator.get_state())
+    state.history.resumed_from = state.step
     if stopper is not None:
         early = state.extra.get("early_stopping") or {}
         stopper.best_loss, stopper.best_step, stopper.bad = early["best_loss"], early["best_step"], early["bad"]
@@ -740,11 +772,12 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
       ``checkpoint_every`` steps (default: ``eval_every``) and at the end: model, optimizer, step, the batch
       generator, the global random states (dropout), the history. **If the file exists when ``train`` starts, the
       run resumes from it** and makes exactly the same updates as a run never interrupted would (bit for bit on
-      the CPU at the same thread count); the progress bar starts at the step resumed. **Delete the file to start
-      over.** A file written by a different run (model, optimizer and its hyperparameters, steps, batch_size,
-      eval_every, clip, patience, autocast, schedule) is refused, and so is a damaged one, with a message naming
-      the previous state ``<stem>.prev.safetensors``, which each save keeps (see
-      :func:`lmcourse.checkpoints.save_state`). A finished run's file gives its history back at once.
+      the CPU at the same thread count); the progress bar starts at the step resumed, and ``history.resumed_from``
+      says which (``train`` prints nothing). **Delete the file to start over.** A file written by a different run
+      (model, optimizer and its hyperparameters, steps, batch_size, eval_every, clip, patience, autocast, schedule,
+      seed, or other data: the shapes, dtypes and 64 sampled rows of ``x`` and ``y``) is refused, and so is a
+      damaged one, with a message naming the previous state ``<stem>.prev.safetensors``, which each save keeps
+      (see :func:`lmcourse.checkpoints.save_state`). A finished run's file gives its history back at once.
 
     Before the first update the model is run once on the first rows of ``x`` (in eval mode, without
     gradients: nothing is drawn or changed) to check its output: logits of the targets' shape plus a
@@ -827,7 +860,8 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
         every = eval_every if checkpoint_every is None else _count(checkpoint_every, "checkpoint_every",
                                                                    "steps between checkpoints")
         run = _run_settings(optimizer, schedule, steps=steps, batch_size=batch_size, eval_every=eval_every,
-                            clip=clip, patience=patience, autocast=autocast)
+                            clip=clip, patience=patience, autocast=autocast, seed=seed,
+                            data=_data_fingerprint(x, y))
         if path.exists():  # resume: a damaged file or another run's is refused, and nothing is deleted
             history, start = _resume(path, model, optimizer, generator, stopper, run, steps)
             if start == steps or history.stopped_at is not None:
@@ -908,13 +942,14 @@ def main(argv: list[str] | None = None) -> None:
     characters with AdamW, a cosine schedule with warm-up and clipping, writing its training state to
     ``--checkpoint`` every ``--every`` steps; if that file exists, it resumes from it. Kill it at any moment and
     run the same command again: the run ends exactly as an uninterrupted one (the same losses, bit for bit, on the
-    same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end.
+    same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end, and a
+    resumed run first prints ``resumed from step N of run.safetensors`` (the file's name).
     """
     import argparse
     import json
 
     import lmcourse
-    from lmcourse import batches, data
+    from lmcourse import batches, checkpoints, data
     from lmcourse import tokenize as tk
     from lmcourse import train as this  # run as `python -m`, this file is __main__: use the package's own copy
     from lmcourse.transformer import TransformerConfig, TransformerLM
@@ -936,6 +971,12 @@ def main(argv: list[str] | None = None) -> None:
     model = TransformerLM(TransformerConfig(vocab_size=chars.vocab_size, block_size=32, n_layer=2, n_head=2,
                                             n_embd=48, dropout=0.1)).to(device)
     optimizer = this.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
+    path = Path(args.checkpoint)
+    if path.is_file():
+        try:
+            print(f"resumed from step {checkpoints.state_step(path)} of {path.name}", flush=True)
+        except checkpoints.CheckpointError:
+            pass  # train() refuses the file with what is wrong with it
     history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
                          schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
                          valid=(x_valid[:64], y_valid[:64]), eval_every=args.every, seed=args.seed,

@@ -222,7 +222,8 @@ def _state_parts(seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer,
     optimizer.step()
     generator = torch.Generator().manual_seed(seed)
     torch.randint(0, 10, (3,), generator=generator)
-    history = History(train_loss=[2.5, 2.25], grad_norm=[1.0, 0.75], eval_steps=[0], valid_loss=[2.6], seconds=0.5)
+    history = History(train_loss=[2.5, 2.25], grad_norm=[1.0, 0.75], eval_steps=[0], valid_loss=[2.6], seconds=0.5,
+                      resumed_from=1)
     return model, optimizer, generator, history
 
 
@@ -252,6 +253,7 @@ def test_a_training_state_round_trips_everything(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(1, generator=state.generator), expected[3])
     assert state.step == 2 and state.extra == {"a": [1]} and torch.equal(state.best["w"], torch.ones(2))
     assert (state.history.train_loss, state.history.valid_loss, state.history.seconds) == ([2.5, 2.25], [2.6], 0.5)
+    assert state.history.resumed_from == 1  # kept, as the run that wrote it had resumed
     for a, b in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(a, b)
     for a, b in zip(model.parameters(), fresh.parameters()):
@@ -487,8 +489,26 @@ def test_the_command_line_run_killed_and_resumed_ends_as_an_uninterrupted_one(
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
     stdout, stderr = again.communicate(timeout=120)
-    assert out.startswith("step 80: train loss ") and out.count("\n") == 1
-    assert again.returncode == 0 and stderr == "" and stdout == out
+    assert out.startswith("step 80: train loss ") and out.count("\n") == 1  # a fresh run: no "resumed" line
+    assert again.returncode == 0 and stderr == "" and stdout == f"resumed from step {at} of run.safetensors\n" + out
     a = json.loads((tmp_path / "whole.json").read_text(encoding="utf-8"))
     b = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert a == b and len(a["train_loss"]) == 80 and a["eval_steps"] == list(range(0, 81, 10))
+
+
+def test_the_command_line_says_when_it_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from lmcourse import train as train_module
+
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "1")
+    threads = torch.get_num_threads()
+    command = ["--steps", "4", "--every", "2", "--checkpoint", str(tmp_path / "run.safetensors")]
+    try:
+        train_module.main(command)
+        fresh = capsys.readouterr().out
+        train_module.main(command)  # the file of the finished run: resumed at its last step
+        again = capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)
+    assert fresh.startswith("step 4: train loss ") and fresh.count("\n") == 1
+    assert again == "resumed from step 4 of run.safetensors\n" + fresh

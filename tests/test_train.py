@@ -435,6 +435,9 @@ def test_history_smoothing_plotting_and_repr() -> None:
     plt.close("all")
     assert repr(h) == "History(steps=4, train_loss=2.500 (mean of the last 4), valid_loss=1.500 at step 4)"
     assert repr(History()) == "History(steps=0)"  # and no seconds: a stored output must not vary
+    h.resumed_from = 2
+    assert repr(h) == ("History(steps=4, train_loss=2.500 (mean of the last 4), valid_loss=1.500 at step 4, resumed "
+                       "from step 2)")
     with pytest.raises(ValueError, match=r"window must be >= 1 \(steps to average over, e\.g\. 20\), got 0"):
         h.smoothed(0)
 
@@ -1005,10 +1008,12 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(interrupt_at: in
     fresh = Interruptible()
     resumed = resumable_run(fresh, path, x, y)
     assert same_run(resumed, whole)
+    assert whole.resumed_from is None and resumed.resumed_from == (saved or None)
     assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), whole_model.parameters()))
     assert checkpoints.state_step(path) == 20
     again = Interruptible()  # the file of a finished run gives its history and model back, without training
-    assert same_run(resumable_run(again, path, x, y), whole) and again.calls == 0
+    finished = resumable_run(again, path, x, y)
+    assert same_run(finished, whole) and again.calls == 0 and finished.resumed_from == 20
     assert all(torch.equal(p, q) for p, q in zip(again.parameters(), whole_model.parameters()))
 
 
@@ -1059,6 +1064,13 @@ def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
         (dict(schedule=None), r"another run: schedule: \[0\.3333333333333333, .*\] in the file, None now"),
         (dict(optimizer="lr"), r"another run: optimizer lr: 0\.02 in the file, 0\.01 now\. Pass the same"),
         (dict(optimizer="sgd"), r"written with a AdamW optimizer, not a SGD"),
+        (dict(seed=1), r"another run: seed: 0 in the file, 1 now\. Pass the same settings"),
+        (dict(seed=None, generator=torch.Generator().manual_seed(0)), r"another run: seed: 0 in the file, None now"),
+        (dict(data="other targets"), r"another run: the training data \(x, y\): 'x \(298, 2\) int64, y \(298,\) "
+                                     r"int64, sha256 of 64 rows ([0-9a-f]{16})' in the file, 'x \(298, 2\) int64, y "
+                                     r"\(298,\) int64, sha256 of 64 rows (?!\1)[0-9a-f]{16}' now\. Pass the same"),
+        (dict(data="fewer rows"), r"another run: the training data \(x, y\): 'x \(298, 2\) .* in the file, "
+                                  r"'x \(297, 2\) .*' now"),
         (dict(model=type("OtherMLP", (MLP,), {})()), r"training state of a Interruptible, not of a OtherMLP"),
         (dict(model="wider"), r"does not fit this Interruptible: its parameters differ \(hidden\.bias: \[16\] in the "
                               r"file, \[32\] in the model"),
@@ -1079,9 +1091,11 @@ def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
             change["optimizer"] = AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
         elif change.get("optimizer") == "sgd":
             change["optimizer"] = torch.optim.SGD(model.parameters(), lr=0.1)
+        data = {"other targets": (x, (y + 1) % V), "fewer rows": (x[:-1], y[:-1])}.get(change.pop("data", None),
+                                                                                        (x, y))
         params = [p.detach().clone() for p in model.parameters()]
         with pytest.raises(CheckpointError, match=message):
-            resumable_run(model, path, x, y, **change)
+            resumable_run(model, path, *data, **change)
         assert all(torch.equal(p, q) for p, q in zip(params, model.parameters()))  # nothing restored
     assert path.read_bytes() == before
 
