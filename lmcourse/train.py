@@ -62,6 +62,7 @@ import contextlib
 import math
 import numbers
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -935,6 +936,21 @@ def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: t
 # --------------------------------------------------------------------------- a command line to kill and resume
 
 
+def _interrupted(path: Path, every: int) -> str:
+    """The line :func:`main` prints when Ctrl-C stops it: the step whose training state ``path`` holds, and what to
+    run next."""
+    from lmcourse.checkpoints import CheckpointError, state_step
+
+    if not path.is_file():
+        return (f"interrupted; no checkpoint was written yet (the first is written at step {every}): run the same "
+                "command again to start over")
+    try:
+        kept = f"the training state of step {state_step(path)} is in {path}"
+    except CheckpointError as err:
+        return f"interrupted; {err}"
+    return f"interrupted; {kept}: run the same command again to resume (delete the file to start over)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m lmcourse.train --steps 300 --checkpoint run.safetensors [--every 20] [--history h.json]``.
 
@@ -943,7 +959,8 @@ def main(argv: list[str] | None = None) -> None:
     ``--checkpoint`` every ``--every`` steps; if that file exists, it resumes from it. Kill it at any moment and
     run the same command again: the run ends exactly as an uninterrupted one (the same losses, bit for bit, on the
     same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end, and a
-    resumed run first prints ``resumed from step N of run.safetensors`` (the file's name).
+    resumed run first prints ``resumed from step N of run.safetensors`` (the file's name). Ctrl-C prints to
+    stderr the step whose state the file holds, and exits with status 130.
     """
     import argparse
     import json
@@ -977,10 +994,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"resumed from step {checkpoints.state_step(path)} of {path.name}", flush=True)
         except checkpoints.CheckpointError:
             pass  # train() refuses the file with what is wrong with it
-    history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
-                         schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
-                         valid=(x_valid[:64], y_valid[:64]), eval_every=args.every, seed=args.seed,
-                         checkpoint=args.checkpoint, checkpoint_every=args.every, desc="python -m lmcourse.train")
+    try:
+        history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
+                             schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
+                             valid=(x_valid[:64], y_valid[:64]), eval_every=args.every, seed=args.seed,
+                             checkpoint=args.checkpoint, checkpoint_every=args.every, desc="python -m lmcourse.train")
+    except KeyboardInterrupt:  # Ctrl-C: say what was kept and how to go on, not a traceback through torch
+        print(_interrupted(path, args.every), file=sys.stderr, flush=True)
+        sys.exit(130)  # 128 + SIGINT, as a shell reports a run stopped by Ctrl-C
     if args.history:
         out = Path(args.history)
         tmp = out.with_name(f".{out.name}.tmp")

@@ -512,3 +512,51 @@ def test_the_command_line_says_when_it_resumes(tmp_path: Path, monkeypatch: pyte
         torch.set_num_threads(threads)
     assert fresh.startswith("step 4: train loss ") and fresh.count("\n") == 1
     assert again == "resumed from step 4 of run.safetensors\n" + fresh
+
+
+def test_ctrl_c_on_the_command_line_says_how_to_resume_and_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from lmcourse import train as train_module
+    from lmcourse.transformer import TransformerLM
+
+    forward, calls, stop = TransformerLM.forward, [0], [0]
+
+    def interrupted(self: TransformerLM, *args: Any, **kwargs: Any) -> Any:  # Ctrl-C at a training step
+        if self.training:
+            if calls[0] == stop[0]:
+                raise KeyboardInterrupt
+            calls[0] += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformerLM, "forward", interrupted)
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "1")
+    threads = torch.get_num_threads()
+    path = tmp_path / "run.safetensors"
+    command = ["--steps", "6", "--every", "2", "--checkpoint", str(path)]
+
+    def exit_status() -> object:
+        try:
+            train_module.main(command)
+        except SystemExit as exited:
+            return exited.code
+        except KeyboardInterrupt:  # let through, it would stop pytest itself
+            pytest.fail("main() let the KeyboardInterrupt through (a traceback)")
+        return None
+
+    try:
+        assert exit_status() == 130 and not path.exists()  # at step 0: nothing saved yet
+        out, err = capsys.readouterr()
+        assert out == "" and err == ("interrupted; no checkpoint was written yet (the first is written at step 2): "
+                                     "run the same command again to start over\n")
+        calls[0], stop[0] = 0, 3  # at step 3, with the state of step 2 saved
+        assert exit_status() == 130
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == (f"interrupted; the training state of step 2 is in {path}: run the same command again to "
+                       "resume (delete the file to start over)\n")
+        stop[0] = -1  # no more interruptions
+        assert exit_status() is None
+        out, err = capsys.readouterr()
+    finally:
+        torch.set_num_threads(threads)
+    assert out.startswith("resumed from step 2 of run.safetensors\nstep 6: train loss ") and out.count("\n") == 2
