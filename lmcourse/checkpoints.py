@@ -453,7 +453,8 @@ def save_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
         "python_rng": [version, list(internal), gauss_next],
         "history": {"train_loss": list(history.train_loss), "grad_norm": list(history.grad_norm),
                     "eval_steps": list(history.eval_steps), "valid_loss": list(history.valid_loss),
-                    "seconds": history.seconds, "stopped_at": history.stopped_at},
+                    "seconds": history.seconds, "stopped_at": history.stopped_at,
+                    "resumed_from": history.resumed_from},
         "extra": _json_value(extra, "extra"),
     }
     metadata = {"kind": TRAINING_STATE, "format": str(STATE_FORMAT), "step": str(step),
@@ -573,11 +574,19 @@ def state_step(path: str | os.PathLike[str]) -> int:
 
 
 def _differences(theirs: Any, ours: Any, where: str = "") -> list[str]:
-    """Each place where two JSON values differ, as ``"key: X in the file, Y now"``."""
+    """Each place where two JSON values differ, as ``"key: X in the file, Y now"``.
+
+    Dicts are compared key by key (a nested key is named after its parent: ``optimizer lr``), and so are lists
+    of dicts of the same length, item by item (an optimizer's param_groups: ``optimizer group 1 lr`` where there
+    are several, ``optimizer lr`` where there is one), so that only what differs is shown.
+    """
     if isinstance(theirs, dict) and isinstance(ours, dict):
         return [d for key in sorted(set(theirs) | set(ours), key=str)
-                for d in _differences(theirs.get(key), ours.get(key), f"{where}{key}" if not where else
-                                      f"{where}.{key}")]
+                for d in _differences(theirs.get(key), ours.get(key), f"{where} {key}" if where else str(key))]
+    if (isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours) > 0
+            and all(isinstance(item, dict) for item in theirs + ours)):
+        return [d for i, (a, b) in enumerate(zip(theirs, ours))
+                for d in _differences(a, b, where if len(ours) == 1 else f"{where} group {i}".strip())]
     return [] if theirs == ours else [f"{where or 'value'}: {theirs!r} in the file, {ours!r} now"]
 
 
@@ -676,7 +685,8 @@ def load_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
     generator.set_state(tensors["rng.batches"])
     h = state["history"]
     history = History(train_loss=h["train_loss"], grad_norm=h["grad_norm"], eval_steps=h["eval_steps"],
-                      valid_loss=h["valid_loss"], seconds=h["seconds"], stopped_at=h["stopped_at"])
+                      valid_loss=h["valid_loss"], seconds=h["seconds"], stopped_at=h["stopped_at"],
+                      resumed_from=h.get("resumed_from"))  # absent from the files of earlier versions
     best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")} or None
     return TrainingState(step=int(header["__metadata__"]["step"]), generator=generator, history=history,
                          extra=state["extra"], best=best)

@@ -62,6 +62,7 @@ import contextlib
 import math
 import numbers
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -96,7 +97,9 @@ class History:
       a resumed run adds its time to the time saved in the checkpoint;
     - ``stopped_at``: the step at which early stopping (``train(..., patience=...)``) ended the run, None if it
       made all its steps;
-    - ``best_step``: the step of the lowest validation loss (the first, if two are equal), None without one.
+    - ``best_step``: the step of the lowest validation loss (the first, if two are equal), None without one;
+    - ``resumed_from``: the step a run resumed from (``train(..., checkpoint=...)`` found a training state), None
+      for a run that started afresh; ``repr`` shows it when there is one.
     """
 
     train_loss: list[float] = field(default_factory=list)
@@ -105,6 +108,7 @@ class History:
     valid_loss: list[float] = field(default_factory=list)
     seconds: float = 0.0
     stopped_at: int | None = None
+    resumed_from: int | None = None
 
     @property
     def steps(self) -> int:
@@ -156,6 +160,8 @@ class History:
             text += f", valid_loss={self.valid_loss[-1]:#.4g} at step {self.eval_steps[-1]}"
         if self.stopped_at is not None:
             text += f", stopped early at step {self.stopped_at}, best at step {self.best_step}"
+        if self.resumed_from is not None:
+            text += f", resumed from step {self.resumed_from}"
         return text + ")"
 
 
@@ -448,7 +454,9 @@ def cosine_schedule(steps: int, warmup: int = 0, floor: float = 0.1) -> Callable
     ``floor + (1 - floor) * (1 + cos(pi * p)) / 2`` with ``p = (s - warmup) / (steps - warmup)`` going from 0
     to 1, as nanoGPT and most small-model recipes do: small steps while Adam's statistics settle, then
     ever smaller ones, so that the run ends in a minimum rather than bouncing around it.
-    Pass it as ``train(..., schedule=cosine_schedule(steps, warmup=100))``.
+    Pass it as ``train(..., schedule=cosine_schedule(steps, warmup=100))``. The function returned keeps the run
+    length it was built for as its attribute ``steps``, and ``train`` refuses it for a run of another length (past
+    ``steps`` it would stay at the floor, silently).
     """
     steps = _count(steps, "steps", "the length of the run the schedule spans")
     if isinstance(warmup, bool) or not isinstance(warmup, numbers.Integral) or not 0 <= warmup < steps:
@@ -464,6 +472,7 @@ def cosine_schedule(steps: int, warmup: int = 0, floor: float = 0.1) -> Callable
         p = min(1.0, (step - warmup) / max(1, steps - warmup))
         return floor + (1.0 - floor) * 0.5 * (1.0 + math.cos(math.pi * p))
 
+    factor.steps = steps  # type: ignore[attr-defined]  # the run length, which train() checks against its own
     return factor
 
 
@@ -621,16 +630,42 @@ def _check_path(checkpoint: object) -> Path:
 
 def _run_settings(optimizer: torch.optim.Optimizer, schedule: Callable[[int], float] | None,
                   **settings: Any) -> dict[str, Any]:
-    """What a resumed run must share with the run that wrote its checkpoint, as JSON: the settings, the optimizer's
-    hyperparameters, and the schedule's factors at a few steps (a function cannot be compared, its values can)."""
+    """What a resumed run must share with the run that wrote its checkpoint, as JSON: the settings (the seed
+    among them: None when a generator was passed), the optimizer's hyperparameters, the schedule's factors at a
+    few steps (a function cannot be compared, its values can), and the data's fingerprint (``data``, see
+    :func:`_data_fingerprint`), under the name a refusal shows."""
     from lmcourse.checkpoints import _json_value
 
+    settings[_DATA] = settings.pop("data")
     steps = settings["steps"]
     groups = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
     probe = None if schedule is None else [float(schedule(s)) for s in sorted({0, steps // 2, steps - 1})]
     autocast = settings.pop("autocast")
     return _json_value({**settings, "autocast": None if autocast is None else str(autocast),
                         "optimizer": groups, "schedule": probe}, "the optimizer's hyperparameters")
+
+
+_DATA = "the training data (x, y)"  # the name of the data's fingerprint among a run's settings, as a refusal shows it
+
+
+def _data_fingerprint(x: torch.Tensor, y: torch.Tensor) -> str:
+    """A cheap fingerprint of the training data: the shapes and dtypes of ``x`` and ``y`` and the SHA-256 of 64 of
+    their rows, evenly spaced from the first to the last (the first, the middle and the last among them).
+
+    Reading 64 rows costs microseconds whatever the data's size (a full hash of a million windows would not), and
+    other data (another text, x and y swapped, a slice) almost surely differs in a shape or in one of them.
+    """
+    import hashlib
+
+    def kind(t: torch.Tensor) -> str:
+        return f"{tuple(t.shape)} {str(t.dtype).removeprefix('torch.')}"
+
+    digest = hashlib.sha256()
+    rows = torch.linspace(0, x.shape[0] - 1, min(64, x.shape[0])).round().long()
+    for t in (x, y):
+        sample = t[rows.to(t.device)].detach().to("cpu").contiguous()
+        digest.update(sample.view(torch.uint8).numpy().tobytes())
+    return f"x {kind(x)}, y {kind(y)}, sha256 of 64 rows {digest.hexdigest()[:16]}"
 
 
 def _resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator,
@@ -642,6 +677,7 @@ def _resume(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
     if state.step > steps:  # cannot happen with the same steps; a hand-made file could say so
         raise CheckpointError(f"{path} is at step {state.step}, past this run's steps={steps}.")
     generator.set_state(state.generator.get_state())
+    state.history.resumed_from = state.step
     if stopper is not None:
         early = state.extra.get("early_stopping") or {}
         stopper.best_loss, stopper.best_step, stopper.bad = early["best_loss"], early["best_step"], early["bad"]
@@ -717,8 +753,10 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     - ``clip``: the largest gradient norm allowed; a larger gradient is scaled down to it.
       The history records the norm before clipping.
     - ``schedule``: a function of the step giving a factor for the learning rate, e.g.
-      :func:`cosine_schedule` (None: the rate stays ``lr``). Step ``s`` updates with
-      ``lr * schedule(s)``; the optimizer's rate is put back to ``lr`` at the end.
+      ``cosine_schedule(steps, warmup=steps // 10)`` (None: the rate stays ``lr``). Step ``s`` updates with
+      ``lr * schedule(s)``; the optimizer's rate is put back to ``lr`` at the end. A schedule whose ``steps``
+      attribute (:func:`cosine_schedule` sets it) is not this run's ``steps`` is refused, and so is
+      ``cosine_schedule`` itself, uncalled.
     - ``seed`` or ``generator`` (exactly one): where the batches come from.
     - ``device``: ``None`` trains where the model's parameters are; a device given moves the model there.
     - ``desc``: the progress bar's label (the bar is silent under test).
@@ -735,11 +773,12 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
       ``checkpoint_every`` steps (default: ``eval_every``) and at the end: model, optimizer, step, the batch
       generator, the global random states (dropout), the history. **If the file exists when ``train`` starts, the
       run resumes from it** and makes exactly the same updates as a run never interrupted would (bit for bit on
-      the CPU at the same thread count); the progress bar starts at the step resumed. **Delete the file to start
-      over.** A file written by a different run (model, optimizer and its hyperparameters, steps, batch_size,
-      eval_every, clip, patience, autocast, schedule) is refused, and so is a damaged one, with a message naming
-      the previous state ``<stem>.prev.safetensors``, which each save keeps (see
-      :func:`lmcourse.checkpoints.save_state`). A finished run's file gives its history back at once.
+      the CPU at the same thread count); the progress bar starts at the step resumed, and ``history.resumed_from``
+      says which (``train`` prints nothing). **Delete the file to start over.** A file written by a different run
+      (model, optimizer and its hyperparameters, steps, batch_size, eval_every, clip, patience, autocast, schedule,
+      seed, or other data: the shapes, dtypes and 64 sampled rows of ``x`` and ``y``) is refused, and so is a
+      damaged one, with a message naming the previous state ``<stem>.prev.safetensors``, which each save keeps
+      (see :func:`lmcourse.checkpoints.save_state`). A finished run's file gives its history back at once.
 
     Before the first update the model is run once on the first rows of ``x`` (in eval mode, without
     gradients: nothing is drawn or changed) to check its output: logits of the targets' shape plus a
@@ -795,9 +834,16 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
     else:
         raise ValueError(f"optimizer must be one of {', '.join(map(repr, OPTIMIZERS))} or a torch.optim.Optimizer, "
                          f"got {optimizer!r}.")
+    if schedule is cosine_schedule:  # the factory, not a schedule: calling it with a step would say "steps >= 1"
+        raise TypeError(f"schedule=cosine_schedule is the function that builds a schedule, not a schedule: call it, "
+                        f"schedule=cosine_schedule({steps}, warmup={steps // 10}) (the run's steps, a warm-up).")
     if schedule is not None and not callable(schedule):
         raise TypeError(f"schedule must be a function of the step giving a learning-rate factor, e.g. "
                         f"cosine_schedule(steps={steps}, warmup=100), or None; got {type(schedule).__name__}.")
+    built = getattr(schedule, "steps", None)  # cosine_schedule records the run length it was built for
+    if isinstance(built, int) and built != steps:
+        raise ValueError(f"the schedule was built for {built} steps, this run has {steps}: build it with "
+                         f"cosine_schedule({steps}, ...) (past its {built} steps it would stay at its floor).")
     if not isinstance(desc, str):
         raise TypeError(f"desc is the progress bar's label, a str such as 'training'; got {type(desc).__name__}.")
     if patience is not None:
@@ -815,7 +861,8 @@ def train(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: in
         every = eval_every if checkpoint_every is None else _count(checkpoint_every, "checkpoint_every",
                                                                    "steps between checkpoints")
         run = _run_settings(optimizer, schedule, steps=steps, batch_size=batch_size, eval_every=eval_every,
-                            clip=clip, patience=patience, autocast=autocast)
+                            clip=clip, patience=patience, autocast=autocast, seed=seed,
+                            data=_data_fingerprint(x, y))
         if path.exists():  # resume: a damaged file or another run's is refused, and nothing is deleted
             history, start = _resume(path, model, optimizer, generator, stopper, run, steps)
             if start == steps or history.stopped_at is not None:
@@ -889,6 +936,21 @@ def training_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: t
 # --------------------------------------------------------------------------- a command line to kill and resume
 
 
+def _interrupted(path: Path, every: int) -> str:
+    """The line :func:`main` prints when Ctrl-C stops it: the step whose training state ``path`` holds, and what to
+    run next."""
+    from lmcourse.checkpoints import CheckpointError, state_step
+
+    if not path.is_file():
+        return (f"interrupted; no checkpoint was written yet (the first is written at step {every}): run the same "
+                "command again to start over")
+    try:
+        kept = f"the training state of step {state_step(path)} is in {path}"
+    except CheckpointError as err:
+        return f"interrupted; {err}"
+    return f"interrupted; {kept}: run the same command again to resume (delete the file to start over)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m lmcourse.train --steps 300 --checkpoint run.safetensors [--every 20] [--history h.json]``.
 
@@ -896,13 +958,15 @@ def main(argv: list[str] | None = None) -> None:
     characters with AdamW, a cosine schedule with warm-up and clipping, writing its training state to
     ``--checkpoint`` every ``--every`` steps; if that file exists, it resumes from it. Kill it at any moment and
     run the same command again: the run ends exactly as an uninterrupted one (the same losses, bit for bit, on the
-    same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end.
+    same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end, and a
+    resumed run first prints ``resumed from step N of run.safetensors`` (the file's name). Ctrl-C prints to
+    stderr the step whose state the file holds, and exits with status 130.
     """
     import argparse
     import json
 
     import lmcourse
-    from lmcourse import batches, data
+    from lmcourse import batches, checkpoints, data
     from lmcourse import tokenize as tk
     from lmcourse import train as this  # run as `python -m`, this file is __main__: use the package's own copy
     from lmcourse.transformer import TransformerConfig, TransformerLM
@@ -924,10 +988,20 @@ def main(argv: list[str] | None = None) -> None:
     model = TransformerLM(TransformerConfig(vocab_size=chars.vocab_size, block_size=32, n_layer=2, n_head=2,
                                             n_embd=48, dropout=0.1)).to(device)
     optimizer = this.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
-    history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
-                         schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
-                         valid=(x_valid[:64], y_valid[:64]), eval_every=args.every, seed=args.seed,
-                         checkpoint=args.checkpoint, checkpoint_every=args.every, desc="python -m lmcourse.train")
+    path = Path(args.checkpoint)
+    if path.is_file():
+        try:
+            print(f"resumed from step {checkpoints.state_step(path)} of {path.name}", flush=True)
+        except checkpoints.CheckpointError:
+            pass  # train() refuses the file with what is wrong with it
+    try:
+        history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
+                             schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
+                             valid=(x_valid[:64], y_valid[:64]), eval_every=args.every, seed=args.seed,
+                             checkpoint=args.checkpoint, checkpoint_every=args.every, desc="python -m lmcourse.train")
+    except KeyboardInterrupt:  # Ctrl-C: say what was kept and how to go on, not a traceback through torch
+        print(_interrupted(path, args.every), file=sys.stderr, flush=True)
+        sys.exit(130)  # 128 + SIGINT, as a shell reports a run stopped by Ctrl-C
     if args.history:
         out = Path(args.history)
         tmp = out.with_name(f".{out.name}.tmp")

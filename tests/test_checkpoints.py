@@ -222,7 +222,8 @@ def _state_parts(seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer,
     optimizer.step()
     generator = torch.Generator().manual_seed(seed)
     torch.randint(0, 10, (3,), generator=generator)
-    history = History(train_loss=[2.5, 2.25], grad_norm=[1.0, 0.75], eval_steps=[0], valid_loss=[2.6], seconds=0.5)
+    history = History(train_loss=[2.5, 2.25], grad_norm=[1.0, 0.75], eval_steps=[0], valid_loss=[2.6], seconds=0.5,
+                      resumed_from=1)
     return model, optimizer, generator, history
 
 
@@ -252,6 +253,7 @@ def test_a_training_state_round_trips_everything(tmp_path: Path) -> None:
     assert torch.equal(torch.rand(1, generator=state.generator), expected[3])
     assert state.step == 2 and state.extra == {"a": [1]} and torch.equal(state.best["w"], torch.ones(2))
     assert (state.history.train_loss, state.history.valid_loss, state.history.seconds) == ([2.5, 2.25], [2.6], 0.5)
+    assert state.history.resumed_from == 1  # kept, as the run that wrote it had resumed
     for a, b in zip(model.parameters(), fresh.parameters()):
         assert torch.equal(a, b)
     for a, b in zip(model.parameters(), fresh.parameters()):
@@ -415,6 +417,20 @@ def test_a_state_of_another_model_or_optimizer_is_refused_before_anything_change
     assert torch.equal(rng, torch.get_rng_state())
 
 
+def test_differences_name_only_the_hyperparameters_that_differ() -> None:
+    from lmcourse.checkpoints import _differences
+
+    one = {"lr": 0.001, "betas": [0.9, 0.999], "eps": 1e-8, "weight_decay": 0.1}
+    assert _differences({"steps": 20, "optimizer": [one]}, {"steps": 20, "optimizer": [{**one, "lr": 0.003}]}) == [
+        "optimizer lr: 0.001 in the file, 0.003 now"]
+    two = [one, {**one, "weight_decay": 0.0}]
+    assert _differences({"optimizer": two}, {"optimizer": [one, {**one, "weight_decay": 0.0, "eps": 1e-6}]}) == [
+        "optimizer group 1 eps: 1e-08 in the file, 1e-06 now"]
+    assert _differences({"optimizer": two}, {"optimizer": [one]}) == [  # another number of groups: shown whole
+        f"optimizer: {two!r} in the file, {[one]!r} now"]
+    assert _differences({"schedule": [1.0, 0.5]}, {"schedule": None}) == ["schedule: [1.0, 0.5] in the file, None now"]
+
+
 def test_a_transformer_of_another_configuration_is_named(tmp_path: Path) -> None:
     from lmcourse.train import AdamW
     from lmcourse.transformer import TransformerConfig, TransformerLM
@@ -473,8 +489,74 @@ def test_the_command_line_run_killed_and_resumed_ends_as_an_uninterrupted_one(
         torch.set_num_threads(threads)
     out = capsys.readouterr().out
     stdout, stderr = again.communicate(timeout=120)
-    assert out.startswith("step 80: train loss ") and out.count("\n") == 1
-    assert again.returncode == 0 and stderr == "" and stdout == out
+    assert out.startswith("step 80: train loss ") and out.count("\n") == 1  # a fresh run: no "resumed" line
+    assert again.returncode == 0 and stderr == "" and stdout == f"resumed from step {at} of run.safetensors\n" + out
     a = json.loads((tmp_path / "whole.json").read_text(encoding="utf-8"))
     b = json.loads((tmp_path / "run.json").read_text(encoding="utf-8"))
     assert a == b and len(a["train_loss"]) == 80 and a["eval_steps"] == list(range(0, 81, 10))
+
+
+def test_the_command_line_says_when_it_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    from lmcourse import train as train_module
+
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "1")
+    threads = torch.get_num_threads()
+    command = ["--steps", "4", "--every", "2", "--checkpoint", str(tmp_path / "run.safetensors")]
+    try:
+        train_module.main(command)
+        fresh = capsys.readouterr().out
+        train_module.main(command)  # the file of the finished run: resumed at its last step
+        again = capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)
+    assert fresh.startswith("step 4: train loss ") and fresh.count("\n") == 1
+    assert again == "resumed from step 4 of run.safetensors\n" + fresh
+
+
+def test_ctrl_c_on_the_command_line_says_how_to_resume_and_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from lmcourse import train as train_module
+    from lmcourse.transformer import TransformerLM
+
+    forward, calls, stop = TransformerLM.forward, [0], [0]
+
+    def interrupted(self: TransformerLM, *args: Any, **kwargs: Any) -> Any:  # Ctrl-C at a training step
+        if self.training:
+            if calls[0] == stop[0]:
+                raise KeyboardInterrupt
+            calls[0] += 1
+        return forward(self, *args, **kwargs)
+
+    monkeypatch.setattr(TransformerLM, "forward", interrupted)
+    monkeypatch.setenv("LMCOURSE_UNDER_TEST", "1")
+    threads = torch.get_num_threads()
+    path = tmp_path / "run.safetensors"
+    command = ["--steps", "6", "--every", "2", "--checkpoint", str(path)]
+
+    def exit_status() -> object:
+        try:
+            train_module.main(command)
+        except SystemExit as exited:
+            return exited.code
+        except KeyboardInterrupt:  # let through, it would stop pytest itself
+            pytest.fail("main() let the KeyboardInterrupt through (a traceback)")
+        return None
+
+    try:
+        assert exit_status() == 130 and not path.exists()  # at step 0: nothing saved yet
+        out, err = capsys.readouterr()
+        assert out == "" and err == ("interrupted; no checkpoint was written yet (the first is written at step 2): "
+                                     "run the same command again to start over\n")
+        calls[0], stop[0] = 0, 3  # at step 3, with the state of step 2 saved
+        assert exit_status() == 130
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert err == (f"interrupted; the training state of step 2 is in {path}: run the same command again to "
+                       "resume (delete the file to start over)\n")
+        stop[0] = -1  # no more interruptions
+        assert exit_status() is None
+        out, err = capsys.readouterr()
+    finally:
+        torch.set_num_threads(threads)
+    assert out.startswith("resumed from step 2 of run.safetensors\nstep 6: train loss ") and out.count("\n") == 2

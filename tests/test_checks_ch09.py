@@ -71,8 +71,8 @@ def lr_wrong(how: str) -> Any:
     def lr_at(step: int, steps: int, warmup: int, peak: float, floor: float) -> float:
         if step < warmup:
             return (1 if how == "no_peak" else peak) * (step / warmup if how == "zero" else (step + 1) / warmup)
-        span = steps if how == "over_steps" else steps - warmup
-        p = (step - warmup) / span
+        span = {"over_steps": steps, "from_zero": steps, "at_last": steps - 1 - warmup}.get(how, steps - warmup)
+        p = min(1.0, (step if how == "from_zero" else step - warmup) / span)
         wave = {"cos": math.cos(math.pi * p), "nohalf": 1 + math.cos(math.pi * p)}.get(how, (1 + math.cos(math.pi * p))
                                                                                       / 2)
         if how == "to_zero":
@@ -91,6 +91,9 @@ def lr_wrong(how: str) -> Any:
     (lr_wrong("zero"), r"lr_at\(step=0, steps=100, warmup=10(.|\n)*the warm-up starts at 0"),
     (lr_wrong("to_zero"), r"decays to 0, not to floor \* peak"),
     (lr_wrong("over_steps"), r"measured over all the steps"),
+    (lr_wrong("from_zero"), r"your p counts from step 0 over all the steps \(p = step / steps\)"),
+    (lr_wrong("at_last"), r"your decay reaches the floor at the last step, steps - 1 \(p = \(step - warmup\) / "
+                          r"\(steps - 1 - warmup\)\)"),
     (lr_wrong("cos"), r"cos\(pi \* p\) alone goes from 1 to -1"),
     (lr_wrong("nohalf"), r"goes from 2 to 0: halve it"),
     (lr_wrong("no_peak"), r"these are the factors, from 0 to 1: multiply them by peak"),
@@ -164,7 +167,8 @@ def momentum_wrong(how: str) -> Any:
     (momentum_wrong("nesterov"), r"that is Nesterov's momentum"),
     (momentum_wrong("lr"), r"your velocity has lr folded in"),
     (momentum_wrong("old"), r"you step with the old velocity"),
-    (momentum_wrong("in_place"), r"momentum_step changed velocity(.|\n)*don't modify the inputs"),
+    (momentum_wrong("in_place"), r"momentum_step changed velocity(.|\n)*don't modify the inputs \(velocity changed\): "
+                                 r"compute new tensors, e\.g\. new_velocity = mu \* velocity \+ grad"),
     (momentum_wrong("velocity_only"), r"step 1 of float32 \(4, 3\) \(lr=0\.1, mu=0\.9\): new_velocity"),
     (lambda p, g, v, lr, mu: momentum_torch(p, g, v, lr, mu)[0], r"should return \(new_param, new_velocity\)"),
     (momentum_torch, None),
@@ -214,6 +218,10 @@ def adamw_wrong(how: str) -> Any:
         b1, b2 = betas
         if how == "coupled":
             g = g + wd * p
+        elif how == "wd_after":
+            m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+            m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
+            return (p - lr * m_hat / (v_hat.sqrt() + eps)) * (1 - lr * wd), m, v
         else:
             p = p * (1 - (wd if how == "wd_no_lr" else lr * wd))
         m = b1 * m + (1 - b1) * g
@@ -224,6 +232,8 @@ def adamw_wrong(how: str) -> Any:
             return p - lr * m_hat / (v_hat + eps).sqrt(), m, v
         if how == "no_sqrt":
             return p - lr * m_hat / (v_hat + eps), m, v
+        if how == "hats":
+            return p - lr * m_hat / (v_hat.sqrt() + eps), m_hat, v_hat
         return p - lr * m_hat / (v_hat.sqrt() + eps), m, v
 
     return step
@@ -238,6 +248,11 @@ def adamw_wrong(how: str) -> Any:
     (adamw_wrong("eps_inside"), r"eps goes outside the square root"),
     (adamw_wrong("abs"), r"running mean of the gradient's SQUARE"),
     (adamw_wrong("no_sqrt"), r"divide by the square root of v_hat"),
+    (adamw_wrong("hats"), r"new_m \(its first values\)(.|\n)*return the running means m and v, not the bias-corrected "
+                          r"m_hat and v_hat: the next step needs the uncorrected ones"),
+    (adamw_wrong("wd_after"), r"new_param(.|\n)*the weight decay is applied after the Adam step here"),
+    (lambda p, g, m, v, t, lr, betas, eps, wd: (p.mul_(1 - lr * wd), m.mul_(betas[0]).add_((1 - betas[0]) * g), v),
+     r"(?s)\A(?!.*velocity).*adamw_step changed param, m.*e\.g\. new_m = beta1 \* m \+ \(1 - beta1\) \* grad"),
     (lambda p, g, m, v, *rest: (lambda r: (r[0], r[1], v))(adamw_torch(p, g, m, v, *rest)),
      r"step t=1 .*: new_v \(its first values\)(.|\n)*param = param \* \(1 - lr \* weight_decay\)"),
     (lambda p, g, m, v, *rest: (p.sub_(1.0), m, v), r"adamw_step changed param"),

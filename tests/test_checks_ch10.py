@@ -106,7 +106,7 @@ def top_p_loop(probs: torch.Tensor, p: float) -> list[float]:
     for i in sorted(range(len(values)), key=lambda i: -values[i]):
         kept.add(i)
         total += values[i]
-        if total > p:  # > instead of >=: the same here, no total lands on p
+        if total >= p:  # the smallest set whose total reaches p: > would keep one too many where a total lands on p
             break
     mass = sum(values[i] for i in kept)
     return [v / mass if i in kept else 0.0 for i, v in enumerate(values)]
@@ -118,9 +118,18 @@ def top_p_via_package(probs: torch.Tensor, p: float) -> torch.Tensor:
     return torch.softmax(top_p_logits(probs.log(), p), dim=-1)
 
 
-def test_top_p_cases_have_no_ties_and_no_total_near_p() -> None:
+def test_top_p_cases_have_no_ties_and_no_total_near_p_but_the_last() -> None:
+    from lmcourse.sampling import top_p_logits
+
     cases = ch10_checks._top_p_cases()
-    for _, (probs, p) in cases:
+    *random, (_, (exact, p)) = cases
+    assert exact.dtype == torch.float64 and p == 0.75 and exact.sum() == 1 and not torch.equal(exact, exact.sort(
+        descending=True).values)
+    assert float(torch.sort(exact, descending=True).values[:2].sum()) == p  # lands on p, exactly
+    kept = torch.softmax(top_p_logits(exact.log(), p), dim=-1)  # the reference: those two tokens, and no third
+    assert kept.tolist() == [0.0, 2 / 3, 0.0, 1 / 3, 0.0]
+    assert (top_p_torch(exact.float(), p) > 0).sum() == 2  # float32 sums of these are exact too
+    for _, (probs, p) in random:
         s = np.sort(probs.double().numpy())[::-1]
         assert len(np.unique(s)) == len(s)
         if p < 1:
@@ -150,6 +159,16 @@ def top_p_crossing_dropped_torch(probs: torch.Tensor, p: float) -> torch.Tensor:
     return out / out.sum()
 
 
+def top_p_le_torch(probs: torch.Tensor, p: float) -> torch.Tensor:
+    """Keeps a token while the mass before it is <= p: right except where a running total lands on p."""
+    sorted_probs, order = torch.sort(probs, descending=True)
+    before = torch.cumsum(sorted_probs, 0) - sorted_probs
+    kept = torch.where(before <= p, sorted_probs, torch.zeros_like(sorted_probs))
+    out = torch.zeros_like(probs)
+    out[order] = kept
+    return out / out.sum()
+
+
 def top_p_in_place(probs: torch.Tensor, p: float) -> torch.Tensor:
     mask = top_p_torch(probs, p) == 0
     probs[mask] = 0.0
@@ -169,6 +188,10 @@ def top_p_in_place(probs: torch.Tensor, p: float) -> torch.Tensor:
     (lambda probs, p: top_p_torch(probs, p if p < 1 else 1 - 2 * float(probs.min())),
      r"p=1\.0\)(.|\n)*with p = 1 every token is kept(.|\n)*Yours drops 1 token"),
     (lambda probs, p: top_p_torch(probs, p).tolist()[:3], r"wrong shape"),
+    (nucleus("at most p"), r"5 tokens, float64(.|\n)*with <= you keep one too many when the running total lands "
+                           r"exactly on p"),
+    (lambda probs, p: top_p_le_torch(probs.float(), p), r"p=0\.75: the running total 0\.5 \+ 0\.25 lands exactly on "
+                                                        r"p\)(.|\n)*a token is kept while the mass before it is < p"),
     (lambda probs, p: "nucleus", r"should return an array of probabilities"),
     (lambda probs, p: top_p_torch(probs, min(1.0, p + 0.05)), r"hint:     sort the probabilities in descending order; "
                                                               r"keep a token while"),
@@ -258,6 +281,10 @@ def ece_sorting_in_place(confidence: np.ndarray, correct: np.ndarray, bins: int 
     (ece_half_open_loop, r"the predictions at 1\.0 fall in no bin"),
     (ece_mistake("1.0 left out"), r"yours\s+leaves those predictions out"),
     (ece_mistake("max"), r"that is the maximum calibration error"),
+    (lambda c, k, bins=10: ece_numpy(c, k), r"bins=15\)(.|\n)*your result does not change with bins \(the same for "
+                                            r"bins=15 and bins=10\): use the bins\s+argument"),
+    (lambda c, k, bins=10: ece_numpy(c, k, 12), r"left at its default, 10\)(.|\n)*your result does not change with "
+                                                r"bins \(the same for bins=10 and bins=15\)"),
     (lambda c, k, bins=5: ece_numpy(c, k, bins), r"give bins the default 10"),
     (lambda c, k, bins: ece_numpy(c, k, bins), r"give bins the default 10"),
     (ece_sorting_in_place, r"changed confidence(.|\n)*don't modify them"),

@@ -435,6 +435,9 @@ def test_history_smoothing_plotting_and_repr() -> None:
     plt.close("all")
     assert repr(h) == "History(steps=4, train_loss=2.500 (mean of the last 4), valid_loss=1.500 at step 4)"
     assert repr(History()) == "History(steps=0)"  # and no seconds: a stored output must not vary
+    h.resumed_from = 2
+    assert repr(h) == ("History(steps=4, train_loss=2.500 (mean of the last 4), valid_loss=1.500 at step 4, resumed "
+                       "from step 2)")
     with pytest.raises(ValueError, match=r"window must be >= 1 \(steps to average over, e\.g\. 20\), got 0"):
         h.smoothed(0)
 
@@ -837,6 +840,23 @@ def test_cosine_schedule_explains_a_warmup_as_long_as_the_run() -> None:
     assert [f(0), f(1), f(2)] == [0.5, 1.0, 1.0] and f(10) == pytest.approx(0.1)
 
 
+def test_train_refuses_the_schedule_factory_and_a_schedule_built_for_another_length(
+        data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    from lmcourse.train import cosine_schedule
+
+    x, y = data
+    assert cosine_schedule(10, warmup=2).steps == 10
+    with pytest.raises(TypeError, match=r"schedule=cosine_schedule is the function that builds a schedule, not a "
+                                        r"schedule: call it, schedule=cosine_schedule\(20, warmup=2\)"):
+        train(Bigram(), x, y, steps=20, batch_size=4, lr=0.1, seed=0, schedule=cosine_schedule)
+    with pytest.raises(ValueError, match=r"the schedule was built for 10 steps, this run has 20: build it with "
+                                         r"cosine_schedule\(20, \.\.\.\)"):
+        train(Bigram(), x, y, steps=20, batch_size=4, lr=0.1, seed=0, schedule=cosine_schedule(10, warmup=2))
+    plain = train(Bigram(), x, y, steps=5, batch_size=4, lr=0.1, seed=0, schedule=lambda step: 0.5)  # no .steps
+    built = train(Bigram(), x, y, steps=5, batch_size=4, lr=0.1, seed=0, schedule=cosine_schedule(5, warmup=1))
+    assert plain.steps == built.steps == 5
+
+
 # --------------------------------------------------------------------------- early stopping
 
 
@@ -988,10 +1008,12 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(interrupt_at: in
     fresh = Interruptible()
     resumed = resumable_run(fresh, path, x, y)
     assert same_run(resumed, whole)
+    assert whole.resumed_from is None and resumed.resumed_from == (saved or None)
     assert all(torch.equal(p, q) for p, q in zip(fresh.parameters(), whole_model.parameters()))
     assert checkpoints.state_step(path) == 20
     again = Interruptible()  # the file of a finished run gives its history and model back, without training
-    assert same_run(resumable_run(again, path, x, y), whole) and again.calls == 0
+    finished = resumable_run(again, path, x, y)
+    assert same_run(finished, whole) and again.calls == 0 and finished.resumed_from == 20
     assert all(torch.equal(p, q) for p, q in zip(again.parameters(), whole_model.parameters()))
 
 
@@ -1036,12 +1058,19 @@ def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
         resumable_run(Interruptible(at=10), path, x, y)
     before = path.read_bytes()
     cases = [
-        (dict(steps=30), r"another run: .*steps: 20 in the file, 30 now"),
+        (dict(steps=30, schedule="30"), r"another run: .*steps: 20 in the file, 30 now"),
         (dict(batch_size=4), r"another run: batch_size: 8 in the file, 4 now"),
         (dict(clip=1.0), r"another run: clip: 0\.5 in the file, 1\.0 now"),
         (dict(schedule=None), r"another run: schedule: \[0\.3333333333333333, .*\] in the file, None now"),
-        (dict(optimizer="lr"), r"another run: optimizer: .*'lr': 0\.02.*in the file, .*'lr': 0\.01"),
+        (dict(optimizer="lr"), r"another run: optimizer lr: 0\.02 in the file, 0\.01 now\. Pass the same"),
         (dict(optimizer="sgd"), r"written with a AdamW optimizer, not a SGD"),
+        (dict(seed=1), r"another run: seed: 0 in the file, 1 now\. Pass the same settings"),
+        (dict(seed=None, generator=torch.Generator().manual_seed(0)), r"another run: seed: 0 in the file, None now"),
+        (dict(data="other targets"), r"another run: the training data \(x, y\): 'x \(298, 2\) int64, y \(298,\) "
+                                     r"int64, sha256 of 64 rows ([0-9a-f]{16})' in the file, 'x \(298, 2\) int64, y "
+                                     r"\(298,\) int64, sha256 of 64 rows (?!\1)[0-9a-f]{16}' now\. Pass the same"),
+        (dict(data="fewer rows"), r"another run: the training data \(x, y\): 'x \(298, 2\) .* in the file, "
+                                  r"'x \(297, 2\) .*' now"),
         (dict(model=type("OtherMLP", (MLP,), {})()), r"training state of a Interruptible, not of a OtherMLP"),
         (dict(model="wider"), r"does not fit this Interruptible: its parameters differ \(hidden\.bias: \[16\] in the "
                               r"file, \[32\] in the model"),
@@ -1052,15 +1081,21 @@ def test_another_runs_checkpoint_is_refused_and_left_alone(tmp_path: object,
             model = Interruptible()
             model.hidden = torch.nn.Linear(12, 32)
             model.out = torch.nn.Linear(32, V)
+        if change.get("schedule") == "30":  # a schedule built for 20 steps is refused before the file is read
+            from lmcourse.train import cosine_schedule
+
+            change["schedule"] = cosine_schedule(30, warmup=3)
         if change.get("optimizer") == "lr":
             from lmcourse.train import AdamW
 
             change["optimizer"] = AdamW(model.parameters(), lr=1e-2, weight_decay=0.1)
         elif change.get("optimizer") == "sgd":
             change["optimizer"] = torch.optim.SGD(model.parameters(), lr=0.1)
+        data = {"other targets": (x, (y + 1) % V), "fewer rows": (x[:-1], y[:-1])}.get(change.pop("data", None),
+                                                                                        (x, y))
         params = [p.detach().clone() for p in model.parameters()]
         with pytest.raises(CheckpointError, match=message):
-            resumable_run(model, path, x, y, **change)
+            resumable_run(model, path, *data, **change)
         assert all(torch.equal(p, q) for p, q in zip(params, model.parameters()))  # nothing restored
     assert path.read_bytes() == before
 

@@ -33,9 +33,11 @@ from lmcourse.checks.core import (
 )
 
 
-def _changed_hint(names: list[str]) -> str:
-    return (f"don't modify the inputs ({', '.join(names)} changed): compute new tensors, e.g. new_param = param - "
-            "lr * velocity. param -= ..., param.sub_(...), .mul_(...) or any method ending in _ writes into the "
+def _changed_hint(names: list[str], example: str) -> str:
+    """The hint for an answer that wrote into its inputs; ``example`` is a line of this exercise's that makes a new
+    tensor (09.2 and 09.3 have different states: a velocity, Adam's m and v)."""
+    return (f"don't modify the inputs ({', '.join(names)} changed): compute new tensors, e.g. {example}. "
+            "param -= ..., param.sub_(...), .mul_(...), .lerp_(...) or any method ending in _ writes into the "
             "caller's tensor (the optimizer's state, which it may still need).")
 
 
@@ -46,8 +48,9 @@ def _lr(step: int, steps: int, warmup: int, peak: float, floor: float, how: str 
     if step < warmup:
         return peak * (step / warmup if how == "warmup_from_zero" else (step + 1) / warmup) * (
             1.0 if how != "no_peak" else 1.0 / peak)
-    span = steps if how == "decay_over_steps" else max(1, steps - warmup)
-    p = min(1.0, (step - warmup) / span)
+    span = {"decay_over_steps": steps, "decay_from_zero": steps, "floor_at_last": steps - 1 - warmup}.get(
+        how, max(1, steps - warmup))
+    p = min(1.0, (step if how == "decay_from_zero" else step - warmup) / span)
     wave = 0.5 * (1.0 + math.cos(math.pi * p))
     if how == "cos_alone":
         wave = math.cos(math.pi * p)
@@ -63,8 +66,8 @@ def _lr(step: int, steps: int, warmup: int, peak: float, floor: float, how: str 
     return factor if how == "no_peak" else peak * factor
 
 
-_LR_MISTAKES = ("warmup_from_zero", "decay_to_zero", "decay_over_steps", "cos_alone", "no_half", "no_peak",
-                "floor_added", "floor_absolute")
+_LR_MISTAKES = ("warmup_from_zero", "decay_to_zero", "decay_over_steps", "decay_from_zero", "floor_at_last",
+                "cos_alone", "no_half", "no_peak", "floor_added", "floor_absolute")
 
 _LR_HINTS = {
     "warmup_from_zero": "the warm-up starts at 0: step 0 gets lr 0, an update that does nothing. Count from 1: "
@@ -73,6 +76,14 @@ _LR_HINTS = {
                      "the range from floor to 1: floor + (1 - floor) * (1 + cos(pi * p)) / 2, times peak.",
     "decay_over_steps": "the decay is measured over all the steps, so it has not reached the floor by the end. It "
                         "starts after the warm-up: p = (step - warmup) / (steps - warmup), from 0 to 1.",
+    "decay_from_zero": "your p counts from step 0 over all the steps (p = step / steps), so the decay has already "
+                       "begun when the warm-up ends (the rate drops at once below the peak) and has not reached the "
+                       "floor by the end. Count from the end of the warm-up: p = (step - warmup) / (steps - warmup), "
+                       "0 at step warmup.",
+    "floor_at_last": "your decay reaches the floor at the last step, steps - 1 (p = (step - warmup) / (steps - 1 - "
+                     "warmup)), a common convention but not this one: here p = (step - warmup) / (steps - warmup), "
+                     "as in lmcourse.train.cosine_schedule and nanoGPT, which reaches the floor at step steps, just "
+                     "after the run (its last step is a hair above the floor).",
     "cos_alone": "cos(pi * p) alone goes from 1 to -1 (a negative rate by the end): use (1 + cos(pi * p)) / 2, which "
                  "goes from 1 to 0.",
     "no_half": "1 + cos(pi * p) goes from 2 to 0: halve it, (1 + cos(pi * p)) / 2, so the decay starts at the peak.",
@@ -101,8 +112,9 @@ def ch09_schedule(lr_at: Callable[[int, int, int, float, float], Any]) -> None:
     (steps=60, warmup=1, peak=0.05, floor=0.0), at the steps 0, 1, warmup - 1, warmup, warmup + 1, the middle of the
     decay and the last two. Each answer must be one real number (a Python, numpy or one-element torch number),
     within a relative 1e-5. The hint names the mistake: a warm-up from 0, a decay to 0 (floor ignored), over all the
-    steps instead of those after the warm-up, cos without (1 + cos) / 2 or without the halving, factors without
-    peak, floor added on top, floor taken as a learning rate.
+    steps instead of those after the warm-up (p = (step - warmup) / steps, or step / steps), reaching the floor at
+    steps - 1 (p = (step - warmup) / (steps - 1 - warmup)), cos without (1 + cos) / 2 or without the halving,
+    factors without peak, floor added on top, floor taken as a learning rate.
     """
     from lmcourse.train import cosine_schedule
 
@@ -245,7 +257,9 @@ def ch09_momentum(momentum_step: Callable[[Any, Any, Any, float, float], Any]) -
         changed = [name for name, a, b in zip(("param", "grad", "velocity"), given, args) if not _unchanged(a, b)]
         if changed:
             fail(ex, f"{what}: momentum_step changed {', '.join(changed)}", Description("the inputs as given"),
-                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed))
+                 Description(f"changed {', '.join(changed)}"),
+                 _changed_hint(changed, "new_velocity = mu * velocity + grad, then new_param = param - lr * "
+                                        "new_velocity"))
         shape = tuple(args[0].shape)
         pair = _pair(got, shape)
         expected = (_f64(exp_p), _f64(exp_v))
@@ -291,13 +305,14 @@ def _adamw(param: Any, grad: Any, m: Any, v: Any, t: int, lr: float, betas: tupl
     else:
         step = m_hat / (np.sqrt(v_hat) + eps)
     p = p - lr * step
-    if how == "wd_after":
-        p = p - lr * weight_decay * _f64(param)
-    return p, m, v
+    if how == "wd_after":  # the updated parameter decayed, not the one the step started from
+        p = p * (1 - lr * weight_decay)
+    return (p, m_hat, v_hat) if how == "hats" else (p, m, v)
 
 
 _ADAMW_MISTAKES = {how: (lambda h: lambda *a: _adamw(*a, how=h))(how)
-                   for how in ("no_bias", "t0", "coupled", "wd_no_lr", "eps_inside", "abs", "no_sqrt")}
+                   for how in ("no_bias", "t0", "coupled", "wd_no_lr", "eps_inside", "abs", "no_sqrt", "hats",
+                               "wd_after")}
 
 _ADAMW_HINTS = {
     "no_bias": "no bias correction: m and v start at 0, so early on they are too small; divide by (1 - beta1**t) "
@@ -312,6 +327,13 @@ _ADAMW_HINTS = {
     "eps_inside": "eps goes outside the square root: m_hat / (sqrt(v_hat) + eps) (inside, it changes the step "
                   "wherever v_hat is small).",
     "abs": "v is the running mean of the gradient's SQUARE: new_v = beta2 * v + (1 - beta2) * grad**2, not of |grad|.",
+    "hats": "return the running means m and v, not the bias-corrected m_hat and v_hat: the next step needs the "
+            "uncorrected ones (it updates them with beta1 and beta2 and corrects them afresh with beta1**t and "
+            "beta2**t); your new_param is right.",
+    "wd_after": "the weight decay is applied after the Adam step here, to the updated parameter: (param - lr * "
+                "step) * (1 - lr * weight_decay). Decay the parameter the step starts from, first: param = param * "
+                "(1 - lr * weight_decay), then param = param - lr * m_hat / (sqrt(v_hat) + eps), as "
+                "torch.optim.AdamW does (the two differ by lr**2 * weight_decay * step).",
     "no_sqrt": "divide by the square root of v_hat: m_hat / (sqrt(v_hat) + eps), so that the step is about lr "
                "whatever the gradient's scale (v_hat is a squared scale).",
 }
@@ -356,7 +378,8 @@ def ch09_adamw(adamw_step: Callable[..., Any]) -> None:
     (7,) float64 one (lr=0.003, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.5). The answer is three arrays or
     tensors of the parameter's shape (rtol 1e-5, atol 1e-7); the inputs must be left as they were. The hint names
     the mistake: no bias correction, t counted from 0, Adam's coupled L2 (weight decay through the gradient), the
-    decay not multiplied by lr, eps inside the square root, |grad| instead of grad^2, no square root.
+    decay not multiplied by lr, eps inside the square root, |grad| instead of grad^2, no square root, m_hat and v_hat
+    returned instead of m and v, the decay applied after the Adam step.
     """
     import numpy as np
     import torch
@@ -368,8 +391,8 @@ def ch09_adamw(adamw_step: Callable[..., Any]) -> None:
              for case in cases for args, result in _adamw_states(*case)]
     close = _close(rtol=1e-5, atol=1e-7)
 
-    def same(got: Any, theirs: tuple[Any, Any, Any]) -> bool:  # the new parameter tells the mistakes apart
-        return isinstance(got, (tuple, list)) and len(got) == 3 and close(got[0], theirs[0])
+    def same(got: Any, theirs: tuple[Any, Any, Any]) -> bool:  # all three: m_hat returned for m shows in m only
+        return isinstance(got, (tuple, list)) and len(got) == 3 and all(map(close, got, theirs))
 
     names = ("new_param", "new_m", "new_v")
     for i, (what, args, result) in enumerate(calls):
@@ -380,7 +403,9 @@ def ch09_adamw(adamw_step: Callable[..., Any]) -> None:
         changed = [n for n, a, b in zip(("param", "grad", "m", "v"), given, args) if not _unchanged(a, b)]
         if changed:
             fail(ex, f"{what}: adamw_step changed {', '.join(changed)}", Description("the inputs as given"),
-                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed))
+                 Description(f"changed {', '.join(changed)}"),
+                 _changed_hint(changed, "new_m = beta1 * m + (1 - beta1) * grad, and new_param = param * (1 - lr * "
+                                        "weight_decay) before the Adam step"))
         shape = tuple(args[0].shape)
         expected = _adamw(*args)
         torch_result = tuple(_f64(r) for r in result)

@@ -133,7 +133,8 @@ def ch10_convert(convert: Callable[[float], Any]) -> None:
 
 def _nucleus(probs: Any, p: float, how: str = "right") -> Any:
     """The nucleus of ``probs`` (float64 numpy), renormalised, in vocabulary order; or one of the typical mistakes,
-    by ``how``: "crossing dropped" (kept while the running total including the token is < p), "unnormalised",
+    by ``how``: "crossing dropped" (kept while the running total including the token is < p), "at most p" (kept
+    while the mass before it is <= p: one token too many where a running total lands exactly on p), "unnormalised",
     "ascending" (the least likely tokens first), "sorted" (the result left in sorted order), "kept only" (only the
     kept probabilities, sorted)."""
     import numpy as np
@@ -142,7 +143,8 @@ def _nucleus(probs: Any, p: float, how: str = "right") -> Any:
     order = np.argsort(x if how == "ascending" else -x, kind="stable")
     s = x[order]
     total = np.cumsum(s)
-    keep = total < p if how == "crossing dropped" else np.concatenate(([0.0], total[:-1])) < p
+    before = np.concatenate(([0.0], total[:-1]))
+    keep = total < p if how == "crossing dropped" else before <= p if how == "at most p" else before < p
     kept = np.where(keep, s, 0.0)
     if how != "unnormalised":
         kept = kept / kept.sum()
@@ -157,7 +159,7 @@ def _nucleus(probs: Any, p: float, how: str = "right") -> Any:
 
 _TOP_P_MISTAKES: dict[str, Callable[[Any, float], Any]] = {
     how: (lambda kind: lambda probs, p: _nucleus(probs, p, kind))(how)
-    for how in ("crossing dropped", "unnormalised", "ascending", "sorted", "kept only")
+    for how in ("crossing dropped", "at most p", "unnormalised", "ascending", "sorted", "kept only")
 }
 
 _TOP_P_HINTS = {
@@ -165,6 +167,9 @@ _TOP_P_HINTS = {
                         "whose total is >= p, so a token is kept while the mass of the tokens BEFORE it is < p "
                         "(cumsum - sorted_probs < p). Yours stops before the crossing token, so its total is < p "
                         "(and with a most likely token above p it keeps nothing).",
+    "at most p": "a token is kept while the mass before it is < p; with <= you keep one too many when the running "
+                 "total lands exactly on p (here 0.5 + 0.25 = 0.75 = p: those two tokens are the nucleus, the "
+                 "smallest set whose total is >= p, and the next one is not needed).",
     "unnormalised": "renormalise the kept probabilities: divide them by their sum, so that the result sums to 1 "
                     "(it is the distribution the sampler draws from).",
     "ascending": "sort the probabilities in DESCENDING order (torch.sort(probs, descending=True)): the nucleus is "
@@ -184,7 +189,9 @@ _TOP_P_RULE = ("sort the probabilities in descending order; keep a token while t
 def _top_p_cases() -> list[tuple[str, tuple[Any, float]]]:
     """Next-character distributions of 65 tokens (like a character model's softmax) with p = 0.9 (float32) and
     p = 0.5 (float64); 30 tokens, so peaked that the most likely alone exceeds p = 0.3; 20 tokens with p = 0.75;
-    12 with p = 1 (float32). No ties, and no running total within 1e-4 of p."""
+    12 with p = 1 (float32): no ties, and no running total within 1e-4 of p. Last, 5 tokens of probabilities exact
+    in binary, 1/2, 1/4, 1/8, 1/16, 1/16 in float64 (shuffled), with p = 0.75 = 1/2 + 1/4: the running total lands
+    exactly on p (in float32 too), so only the tokens before it count (< p, not <= p): 2 are kept."""
     import torch
 
     gen = torch.Generator().manual_seed(1002)
@@ -195,6 +202,9 @@ def _top_p_cases() -> list[tuple[str, tuple[Any, float]]]:
         probs = torch.softmax(scale * torch.randn(V, generator=gen, dtype=dtype), dim=-1)
         cases.append((f"top_p_filter(probs of {V} tokens, {str(dtype).removeprefix('torch.')}, p={p})",
                       (probs, p)))
+    exact = torch.tensor([0.125, 0.5, 0.0625, 0.25, 0.0625], dtype=torch.float64)
+    cases.append(("top_p_filter(probs of 5 tokens, float64, [0.125, 0.5, 0.0625, 0.25, 0.0625], p=0.75: the running "
+                  "total 0.5 + 0.25 lands exactly on p)", (exact, 0.75)))
     return cases
 
 
@@ -203,11 +213,13 @@ def ch10_top_p(top_p_filter: Callable[[Any, float], Any]) -> None:
     """Exercise 10.2: ``top_p_filter(probs, p)`` = the nucleus of the probability vector ``probs`` (1-D), renormalised,
     in vocabulary order (lmcourse.sampling.top_p_logits, then the softmax).
 
-    Five torch tensors: 65 tokens with p = 0.9 (float32) and p = 0.5 (float64), 30 tokens whose most likely alone
-    exceeds p = 0.3, 20 tokens with p = 0.75, 12 tokens with p = 1 (every token kept). No running total lands
-    within 1e-4 of p, so comparing the total with > p or >= p is the same here (both right). The answer is an
-    array, tensor or list of V probabilities (rtol 1e-5, atol 1e-6); probs must be left as it was. The hint
-    names the mistake: the crossing token dropped, not renormalised, sorted ascending (the least likely kept),
+    Six torch tensors: 65 tokens with p = 0.9 (float32) and p = 0.5 (float64), 30 tokens whose most likely alone
+    exceeds p = 0.3, 20 tokens with p = 0.75, 12 tokens with p = 1 (every token kept), where no running total lands
+    within 1e-4 of p; and 5 tokens of probabilities exact in binary (1/2, 1/4, 1/8, 1/16, 1/16, float64) with
+    p = 0.75, where the total of the first two lands exactly on p: the nucleus is those two (the mass before a
+    token kept is < p, not <= p). The answer is an array, tensor or list of V probabilities (rtol 1e-5, atol
+    1e-6); probs must be left as it was. The hint names the mistake: the crossing token dropped, one token too
+    many where the total lands on p (<= p), not renormalised, sorted ascending (the least likely kept),
     the result left in sorted order or only the kept values returned, tokens lost at p = 1, probs changed in
     place.
     """
@@ -351,6 +363,24 @@ def _ece_cases() -> list[tuple[str, tuple[Any, ...]]]:
     ]
 
 
+def _ignores_bins(ece: Callable[..., Any], args: tuple[Any, ...], other: int, got: Any,
+                  same: Callable[[Any, Any], bool]) -> bool:
+    """Whether ``ece`` gives ``got`` again with ``other`` bins on ``args`` (whose bins, or the default 10, is another
+    number), where the right ECEs differ: a bin count fixed inside the function. What the call raises or warns is
+    ignored."""
+    from lmcourse.evaluate import calibration
+
+    value = _real(got)
+    if value is None or math.isclose(calibration(args[0], args[1], other).ece, calibration(*args).ece, rel_tol=1e-4):
+        return False
+    try:
+        with _quiet_numerics():
+            again = ece(_copy(args[0]), _copy(args[1]), other)
+    except Exception:  # noqa: BLE001 - an answer that fails with 10 bins does not show this mistake
+        return False
+    return same(again, value)
+
+
 @checker
 def ch10_ece(ece: Callable[..., Any]) -> None:
     """Exercise 10.3: ``ece(confidence, correct, bins=10)`` = the expected calibration error (Guo et al. 2017), as
@@ -363,7 +393,8 @@ def ch10_ece(ece: Callable[..., Any]) -> None:
     an inner bin edge, so [lo, hi) and (lo, hi] bins agree. The answer is one number (rtol 1e-4); the inputs must
     be left as they were. The hint names the mistake: the bins unweighted, empty bins counted, no absolute value,
     |mean accuracy - mean confidence| without bins, each prediction's own gap, bins - 1 bins
-    (np.linspace(0, 1, bins)), the predictions at 1.0 in no bin, the maximum gap instead of the weighted sum.
+    (np.linspace(0, 1, bins)), the predictions at 1.0 in no bin, the maximum gap instead of the weighted sum, the
+    bins argument ignored (the same result for bins=15 and bins=10).
     """
     from lmcourse.evaluate import calibration
 
@@ -395,6 +426,10 @@ def ch10_ece(ece: Callable[..., Any]) -> None:
         hint = _ECE_HINTS.get(mistake or "", _ECE_RULE)
         if i == 0 and mistake is None and same(call(ex, ece, *given, 10), expected):
             hint = "give bins the default 10: def ece(confidence, correct, bins=10)."
+        bins, other = (args[2] if len(args) == 3 else 10), (15 if len(args) == 2 or args[2] == 10 else 10)
+        if mistake is None and _ignores_bins(ece, args, other, got, same):
+            hint = (f"your result does not change with bins (the same for bins={bins} and bins={other}): use the "
+                    "bins argument, e.g. edges = np.linspace(0, 1, bins + 1), b = min(floor(c * bins), bins - 1).")
         value = number(ex, f"{what}: the result", got, round(expected, 6), hint)
         fail(ex, what, round(expected, 6), round(value, 6), hint)
     passed(ex, "ECE = sum over the bins of (n_b / N) |accuracy_b - confidence_b|, as lmcourse.evaluate.calibration")
