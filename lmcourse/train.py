@@ -959,8 +959,8 @@ def main(argv: list[str] | None = None) -> None:
     ``--checkpoint`` every ``--every`` steps; if that file exists, it resumes from it. Kill it at any moment and
     run the same command again: the run ends exactly as an uninterrupted one (the same losses, bit for bit, on the
     same machine and thread count). ``--history`` gets the losses as JSON; one line is printed at the end, and a
-    resumed run first prints ``resumed from step N of run.safetensors`` (the file's name). Ctrl-C prints to
-    stderr the step whose state the file holds, and exits with status 130.
+    resumed run also prints ``resumed from step N of run.safetensors`` (the file's name), before its last line.
+    Ctrl-C prints to stderr the step whose state the file holds, and exits with status 130.
     """
     import argparse
     import json
@@ -989,11 +989,6 @@ def main(argv: list[str] | None = None) -> None:
                                             n_embd=48, dropout=0.1)).to(device)
     optimizer = this.AdamW(model.parameters(), lr=3e-3, weight_decay=0.1)
     path = Path(args.checkpoint)
-    if path.is_file():
-        try:
-            print(f"resumed from step {checkpoints.state_step(path)} of {path.name}", flush=True)
-        except checkpoints.CheckpointError:
-            pass  # train() refuses the file with what is wrong with it
     try:
         history = this.train(model, x, y, steps=args.steps, batch_size=16, optimizer=optimizer, clip=1.0,
                              schedule=this.cosine_schedule(args.steps, warmup=max(1, args.steps // 10)),
@@ -1009,6 +1004,8 @@ def main(argv: list[str] | None = None) -> None:
                                    "eval_steps": history.eval_steps, "valid_loss": history.valid_loss}) + "\n",
                        encoding="utf-8")
         os.replace(tmp, out)
+    if history.resumed_from is not None:  # after train() accepted the file: a refused one raised instead
+        print(f"resumed from step {history.resumed_from} of {path.name}")
     print(f"step {history.steps}: train loss {history.smoothed()[-1]:.3f} (mean of the last 20 steps), "
           f"valid loss {history.valid_loss[-1]:.3f}")
 
