@@ -966,7 +966,7 @@ def main(argv: list[str] | None = None) -> None:
     import json
 
     import lmcourse
-    from lmcourse import batches, checkpoints, data
+    from lmcourse import batches, data
     from lmcourse import tokenize as tk
     from lmcourse import train as this  # run as `python -m`, this file is __main__: use the package's own copy
     from lmcourse.transformer import TransformerConfig, TransformerLM
