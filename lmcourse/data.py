@@ -18,6 +18,8 @@ the same held-out text:
   a fixed seed, then cut 80 % / 10 % / 10 %. Labelled records are split the same
   way within each label (a *stratified* split), so every part has the same mix
   of labels.
+- a lexicon (unit ``lexicon``, e.g. ``vader_lexicon``: words and their ratings) is a
+  resource a method looks words up in, not text to learn from: it has no split.
 """
 
 from __future__ import annotations
@@ -48,7 +50,9 @@ class DatasetError(RuntimeError):
     """A data file is unknown, missing or not the file the datasheet describes."""
 
 
-UNITS = ("char", "word", "pairs", "labelled")
+UNITS = ("char", "word", "pairs", "labelled", "lexicon")
+#: Units stored as a tab-separated table with a header line, read by load_records.
+TABLES = ("pairs", "labelled", "lexicon")
 
 
 def data_dir() -> Path:
@@ -126,7 +130,7 @@ def info(name: str) -> dict[str, Any]:
     """The manifest entry of dataset ``name``; an unknown name lists the known ones.
 
     The entry is checked first: its file must lie inside the data folder, its sha256 be 64 hex digits and
-    its unit one of ``char``, ``word``, ``pairs``, ``labelled``.
+    its unit one of ``char``, ``word``, ``pairs``, ``labelled``, ``lexicon``.
     """
     if not isinstance(name, str):
         raise TypeError(f"a dataset name is a str such as 'shakespeare' (see data.available()); "
@@ -192,13 +196,14 @@ def load_text(name: str) -> str:
 
 
 def load_records(name: str) -> list[dict[str, str]]:
-    """The rows of a tab-separated dataset (``unit`` ``pairs`` or ``labelled``) as dicts keyed by its header.
+    """The rows of a tab-separated dataset (``unit`` ``pairs``, ``labelled`` or ``lexicon``) as dicts keyed by its
+    header, every cell a str.
 
     Every row must have as many cells as the header; a short or long row is an error naming its line.
     Blank lines are skipped (as :class:`csv.DictReader` does).
     """
     unit = info(name)["unit"]
-    if unit not in ("pairs", "labelled"):
+    if unit not in TABLES:
         raise DatasetError(f"dataset {name!r} is running text (unit {unit!r}), not a table; use load_text({name!r}).")
     reader = csv.reader(io.StringIO(load_text(name)), delimiter="\t", quoting=csv.QUOTE_NONE)
     numbered = [(number, row) for number, row in enumerate(reader, start=1) if row]
@@ -352,8 +357,15 @@ def split_labelled(records: list[dict[str, str]], seed: int = SPLIT_SEED) -> Spl
 
 
 def splits(name: str) -> Splits:
-    """The course-wide train / valid / test split of dataset ``name`` (see the module docstring)."""
+    """The course-wide train / valid / test split of dataset ``name`` (see the module docstring).
+
+    A lexicon (unit ``lexicon``) has no split: it is an error naming the dataset; use ``load_records``.
+    """
     unit = info(name)["unit"]
+    if unit == "lexicon":
+        raise DatasetError(f"dataset {name!r} is a lexicon (a table of words and their ratings that a method looks "
+                           f"words up in), so it has no train / valid / test split; use load_records({name!r}) "
+                           "for all of it.")
     if unit in ("char", "word"):
         if name in LINE_RECORDS:
             lines = load_text(name).splitlines()

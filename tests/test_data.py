@@ -103,6 +103,26 @@ def test_shipped_datasets_all_verify() -> None:
         assert data.verify(name) == data.path(name) and data.path(name).parent == data.data_dir()
 
 
+def test_a_lexicon_is_a_table_without_a_split(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_folder(tmp_path, {"words": b"token\tmean\ngood\t1.9\nbad\t-2.5\n"}, {"words": "lexicon"})
+    monkeypatch.setenv("LMCOURSE_DATA", str(tmp_path))
+    assert data.load_records("words") == [{"token": "good", "mean": "1.9"}, {"token": "bad", "mean": "-2.5"}]
+    with pytest.raises(data.DatasetError, match=r"dataset 'words' is a lexicon .* so it has no train / valid / test "
+                                                r"split; use load_records\('words'\) for all of it"):
+        data.splits("words")
+
+
+def test_the_shipped_lexicon_and_questions_load() -> None:
+    lexicon = data.load_records("vader_lexicon")
+    assert len(lexicon) == 7520
+    assert lexicon[0] == {"token": "$:", "mean": "-1.5", "sd": "0.80623", "ratings": "-1 -1 -1 -1 -3 -1 -3 -1 -2 -1"}
+    with pytest.raises(data.DatasetError, match="is a lexicon"):
+        data.splits("vader_lexicon")
+    questions = data.load_records("kjv_questions")
+    assert questions[0] == {"question": "What did God create in the beginning?", "ref": "Gen 1:1", "line": "1"}
+    assert sum(len(part) for part in data.splits("kjv_questions")) == len(questions)
+
+
 def test_shipped_splits_are_the_same_text_everywhere() -> None:
     parts = data.splits("shakespeare")
     assert parts.train + parts.valid + parts.test == data.load_text("shakespeare")
@@ -182,7 +202,7 @@ def test_a_data_file_in_a_subfolder_is_fine(tiny_datasets: Path) -> None:
     ({"file": ""}, r"dataset 'story' has no file name \(got ''\)"),
     ({"sha256": "abc"}, r"dataset 'story' has no valid sha256 \(got 'abc'\); it must be the 64 lower-case hex digits"),
     ({"sha256": None}, r"dataset 'story' has no valid sha256 \(got None\)"),
-    ({"unit": "chars"}, r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled"),
+    ({"unit": "chars"}, r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled, lexicon"),
 ])
 def test_an_incomplete_manifest_entry_says_what_is_missing(tiny_datasets: Path, change: dict, why: str) -> None:
     edit_manifest(tiny_datasets, "story", **change)

@@ -20,12 +20,14 @@ import pytest
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 MANIFEST = json.loads((DATASETS / "manifest.json").read_text("utf-8"))
 NAMES = ["shakespeare", "names", "pride_and_prejudice", "kjv",
-         "kjv_rv1909_pairs", "tang_poems", "authorship"]
+         "kjv_rv1909_pairs", "tang_poems", "authorship", "vader_lexicon", "kjv_questions"]
 FIELDS = {"file": str, "sha256": str, "bytes": int, "chars": int, "vocab": int,
           "word_types": int, "lines": int, "unit": str, "language": str,
           "title": str, "source": str, "licence": str}
 TSV_HEADERS = {"kjv_rv1909_pairs": ["ref", "en", "es"],
-               "authorship": ["label", "source", "text"]}
+               "authorship": ["label", "source", "text"],
+               "vader_lexicon": ["token", "mean", "sd", "ratings"],
+               "kjv_questions": ["question", "ref", "line"]}
 # (min, max) bytes and lines: generous bands around the documented sizes.
 SIZES = {
     "shakespeare": ((1_000_000, 1_200_000), (35_000, 45_000)),
@@ -35,6 +37,8 @@ SIZES = {
     "kjv_rv1909_pairs": ((700_000, 1_200_000), (5_001, 8_001)),
     "tang_poems": ((1_800_000, 2_800_000), (15_000, 21_000)),
     "authorship": ((150_000, 600_000), (301, 2_001)),
+    "vader_lexicon": ((300_000, 400_000), (7_521, 7_521)),
+    "kjv_questions": ((3_000, 8_000), (61, 81)),
 }
 
 
@@ -54,7 +58,7 @@ def test_manifest_entry_fields(name):
     assert set(entry) == set(FIELDS), set(entry) ^ set(FIELDS)
     for key, typ in FIELDS.items():
         assert isinstance(entry[key], typ), (key, entry[key])
-    assert entry["unit"] in {"char", "word", "pairs", "labelled"}
+    assert entry["unit"] in {"char", "word", "pairs", "labelled", "lexicon"}
     assert entry["language"] in {"en", "zh", "en-es"}
     assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
     assert "\n" not in entry["title"]
@@ -219,3 +223,76 @@ def test_tang_poems_hold_no_near_copies():
     near = sorted((a, b) for a, b in pairs
                   if difflib.SequenceMatcher(None, bare[a], bare[b], autojunk=False).ratio() >= 0.8)
     assert not near, f"{len(near)} pairs of near-copies, e.g. lines {[(a + 1, b + 1) for a, b in near[:5]]}"
+
+
+def rows_of(name: str) -> list[list[str]]:
+    return [line.split("\t") for line in text_of(name).split("\n")[1:-1]]
+
+
+def test_vader_lexicon_as_documented():
+    """Every entry of the source is kept; what the datasheet reports about the ratings is what the file holds."""
+    rows = rows_of("vader_lexicon")
+    assert len(rows) == 7520
+    tokens = collections.Counter(r[0] for r in rows)
+    assert len(tokens) == 7506
+    assert {t for t, n in tokens.items() if n > 1} == {":-p", "d:", "d=", "fav", "lmao", "lol", "muah", "o.o", "ok",
+                                                       "sob", "x-d", "x-p", "xd", "xp"}
+    mean_differs, sd_differs = set(), set()
+    for token, mean, sd, ratings in rows:
+        values = [int(r) for r in ratings.split(" ")]
+        assert len(values) == 10 and all(-4 <= v <= 4 for v in values), token
+        assert ratings == " ".join(map(str, values)) and re.fullmatch(r"-?\d\.\d", mean), token
+        # ten integer ratings have a mean with one decimal, the precision of `mean`: compare exactly, in tenths
+        if round(float(mean) * 10) != sum(values):
+            mean_differs.add(token)
+        pstdev = (sum((v - sum(values) / 10) ** 2 for v in values) / 10) ** 0.5
+        if abs(float(sd) - pstdev) > 1e-5 + 1e-9:  # the source rounds sd to 5 decimals
+            sd_differs.add(token)
+    assert mean_differs == {"lmfao"}  # rated 2.5, but its ratings average 2.4: reported, not corrected
+    assert sd_differs == {"heart", "hearts", "badass", "flawed", "lmfao", "repetitive"}
+    assert {":)", ":(", "lol", "love", "hate", "can't stand"} <= set(tokens)
+
+
+def build_module(name: str):
+    """A module of datasets/build/ (the kjv_questions script holds the questions and their evidence)."""
+    import importlib.util
+    import sys
+
+    build = str(DATASETS / "build")
+    sys.path.insert(0, build)  # the build modules import each other by name
+    try:
+        spec = importlib.util.spec_from_file_location(f"_build_{name}", DATASETS / "build" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(build)
+    return module
+
+
+def test_kjv_questions_point_at_verses_that_answer_them():
+    """Each row is the script's question and reference, and its line of kjv.txt holds the passage that
+    answers it. (The build also checks every reference against its line with the KJV versification.)"""
+    rows = rows_of("kjv_questions")
+    questions = build_module("kjv_questions").QUESTIONS
+    assert 60 <= len(rows) <= 80
+    assert sorted((q, ref) for q, ref, _line in rows) == sorted((q, ref) for q, ref, _evidence in questions)
+    evidence = {q: e for q, _ref, e in questions}
+    kjv = text_of("kjv").split("\n")[:-1]
+    lines = [int(line) for _q, _ref, line in rows]
+    assert lines == sorted(set(lines)) and all(1 <= n <= len(kjv) for n in lines)  # canonical order, one verse each
+    for question, ref, line in rows:
+        assert question.endswith("?")
+        assert re.fullmatch(r"[1-3]?[A-Z][a-z]+ \d+:\d+", ref), ref
+        assert evidence[question] in kjv[int(line) - 1], (ref, line, evidence[question])
+
+
+def test_kjv_questions_refs_agree_with_the_other_kjv_tables():
+    """Where a question's verse is also in kjv_rv1909_pairs.tsv or authorship.tsv (which name verses by the same
+    references, built from the same module), its text there is the text of its line: the ref-to-line map agrees."""
+    kjv = text_of("kjv").split("\n")[:-1]
+    text_of_ref = {ref: en for ref, en, _es in rows_of("kjv_rv1909_pairs")}
+    text_of_ref.update({ref: text for label, ref, text in rows_of("authorship") if label == "kjv"})
+    shared = [(ref, int(line)) for _q, ref, line in rows_of("kjv_questions") if ref in text_of_ref]
+    assert len(shared) >= 10
+    for ref, line in shared:
+        assert text_of_ref[ref] == kjv[line - 1], ref

@@ -28,11 +28,13 @@ sys.path[:0] = [str(HERE), str(HERE.parent.parent)]
 
 import authorship  # noqa: E402
 import kjv  # noqa: E402
+import kjv_questions  # noqa: E402
 import kjv_rv1909_pairs  # noqa: E402
 import names  # noqa: E402
 import pride_and_prejudice  # noqa: E402
 import shakespeare  # noqa: E402
 import tang_poems  # noqa: E402
+import vader_lexicon  # noqa: E402
 
 from lmcourse.data import sha256_of  # noqa: E402
 
@@ -44,6 +46,8 @@ DATASETS = {
     "kjv_rv1909_pairs": kjv_rv1909_pairs,
     "tang_poems": tang_poems,
     "authorship": authorship,
+    "vader_lexicon": vader_lexicon,
+    "kjv_questions": kjv_questions,  # after kjv: it checks its questions against kjv.txt
 }
 
 

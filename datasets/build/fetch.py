@@ -40,6 +40,8 @@ ARCHIVE_SHA256 = {
         "5c87f9b2bc97457e8a872f5bae7ea7ce59cb3de1dcee73e4d4740451863694cf",
     "chinese-poetry-2.0.1.tgz":
         "25b549e46919c3a0569db6b68ddc96956b04a484ea4518ad2bbd4f137e307e86",
+    "vaderSentiment-3.3.2-py2.py3-none-any.whl":
+        "3bf1d243b98b1afad575b9f22bc2cb1e212b94ff89ca74f8a23a588d024ea311",
 }
 
 
