@@ -21,6 +21,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.evaluate`` units (bits, perplexity), per-target scores, calibration, verbatim copying
 - ``lmcourse.checkpoints`` models and training states as safetensors files (never a pickle); the reference models
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
+- ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
 - ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
 - ``lmcourse.workspace`` ``python -m lmcourse.workspace``: your own copy of the chapters, which the tests ignore
