@@ -9,7 +9,8 @@ course ships VADER's (``datasets/vader_lexicon.tsv``: 7,520 words, slang and emo
 2. look each token up in the lexicon; tokens it lacks count nothing;
 3. negation: a word's valence is multiplied by :data:`N_SCALAR` (-0.74, VADER's value) for each negator
    (``not``, ``no``, ``never``, ``nor``, ``cannot``, any word ending in ``n't``, ...) among the
-   :data:`WINDOW` (3) tokens just before it. Negators are never scored themselves;
+   :data:`WINDOW` (3) tokens just before it, across commas and full stops as in VADER ("not good :(" negates
+   ``:(`` too). Negators are never scored themselves;
 4. normalise the sum ``x`` as VADER's compound score does, ``x / sqrt(x**2 + 15)``: a number in (-1, 1).
 
 Left out of VADER, so scores differ from ``vaderSentiment``'s: intensifiers (``very``, ``extremely``,
