@@ -20,6 +20,9 @@ the same held-out text:
   of labels.
 - a lexicon (unit ``lexicon``, e.g. ``vader_lexicon``: words and their ratings) is a
   resource a method looks words up in, not text to learn from: it has no split.
+- a test set (unit ``testset``, e.g. ``kjv_questions``, ``austen_summaries``: questions or
+  reference summaries written for the course) is used whole to score a method, never to
+  train one: it has no split either.
 """
 
 from __future__ import annotations
@@ -50,9 +53,9 @@ class DatasetError(RuntimeError):
     """A data file is unknown, missing or not the file the datasheet describes."""
 
 
-UNITS = ("char", "word", "pairs", "labelled", "lexicon")
+UNITS = ("char", "word", "pairs", "labelled", "lexicon", "testset")
 #: Units stored as a tab-separated table with a header line, read by load_records.
-TABLES = ("pairs", "labelled", "lexicon")
+TABLES = ("pairs", "labelled", "lexicon", "testset")
 
 
 def data_dir() -> Path:
@@ -130,7 +133,7 @@ def info(name: str) -> dict[str, Any]:
     """The manifest entry of dataset ``name``; an unknown name lists the known ones.
 
     The entry is checked first: its file must lie inside the data folder, its sha256 be 64 hex digits and
-    its unit one of ``char``, ``word``, ``pairs``, ``labelled``, ``lexicon``.
+    its unit one of ``char``, ``word``, ``pairs``, ``labelled``, ``lexicon``, ``testset``.
     """
     if not isinstance(name, str):
         raise TypeError(f"a dataset name is a str such as 'shakespeare' (see data.available()); "
@@ -196,7 +199,7 @@ def load_text(name: str) -> str:
 
 
 def load_records(name: str) -> list[dict[str, str]]:
-    """The rows of a tab-separated dataset (``unit`` ``pairs``, ``labelled`` or ``lexicon``) as dicts keyed by its
+    """The rows of a tab-separated dataset (``unit`` ``pairs``, ``labelled``, ``lexicon`` or ``testset``) as dicts keyed by its
     header, every cell a str.
 
     Every row must have as many cells as the header; a short or long row is an error naming its line.
@@ -359,13 +362,17 @@ def split_labelled(records: list[dict[str, str]], seed: int = SPLIT_SEED) -> Spl
 def splits(name: str) -> Splits:
     """The course-wide train / valid / test split of dataset ``name`` (see the module docstring).
 
-    A lexicon (unit ``lexicon``) has no split: it is an error naming the dataset; use ``load_records``.
+    A lexicon (unit ``lexicon``) and a test set (unit ``testset``) have no split: it is an error naming the
+    dataset; use ``load_records``.
     """
     unit = info(name)["unit"]
     if unit == "lexicon":
         raise DatasetError(f"dataset {name!r} is a lexicon (a table of words and their ratings that a method looks "
                            f"words up in), so it has no train / valid / test split; use load_records({name!r}) "
                            "for all of it.")
+    if unit == "testset":
+        raise DatasetError(f"dataset {name!r} is a test set (written to score a method, never to train one), so it "
+                           f"has no train / valid / test split; use load_records({name!r}) for all of it.")
     if unit in ("char", "word"):
         if name in LINE_RECORDS:
             lines = load_text(name).splitlines()

@@ -120,7 +120,10 @@ def test_the_shipped_lexicon_and_questions_load() -> None:
         data.splits("vader_lexicon")
     questions = data.load_records("kjv_questions")
     assert questions[0] == {"question": "What did God create in the beginning?", "ref": "Gen 1:1", "line": "1"}
-    assert sum(len(part) for part in data.splits("kjv_questions")) == len(questions)
+    for name in ("kjv_questions", "austen_summaries"):
+        with pytest.raises(data.DatasetError, match=rf"dataset '{name}' is a test set .* use load_records"):
+            data.splits(name)
+    assert [r["chapter"] for r in data.load_records("austen_summaries")] == ["1", "2", "3", "4", "5"]
 
 
 def test_shipped_splits_are_the_same_text_everywhere() -> None:
@@ -202,7 +205,7 @@ def test_a_data_file_in_a_subfolder_is_fine(tiny_datasets: Path) -> None:
     ({"file": ""}, r"dataset 'story' has no file name \(got ''\)"),
     ({"sha256": "abc"}, r"dataset 'story' has no valid sha256 \(got 'abc'\); it must be the 64 lower-case hex digits"),
     ({"sha256": None}, r"dataset 'story' has no valid sha256 \(got None\)"),
-    ({"unit": "chars"}, r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled, lexicon"),
+    ({"unit": "chars"}, r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled, lexicon, testset"),
 ])
 def test_an_incomplete_manifest_entry_says_what_is_missing(tiny_datasets: Path, change: dict, why: str) -> None:
     edit_manifest(tiny_datasets, "story", **change)

@@ -20,14 +20,15 @@ import pytest
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 MANIFEST = json.loads((DATASETS / "manifest.json").read_text("utf-8"))
 NAMES = ["shakespeare", "names", "pride_and_prejudice", "kjv",
-         "kjv_rv1909_pairs", "tang_poems", "authorship", "vader_lexicon", "kjv_questions"]
+         "kjv_rv1909_pairs", "tang_poems", "authorship", "vader_lexicon", "kjv_questions", "austen_summaries"]
 FIELDS = {"file": str, "sha256": str, "bytes": int, "chars": int, "vocab": int,
           "word_types": int, "lines": int, "unit": str, "language": str,
           "title": str, "source": str, "licence": str}
 TSV_HEADERS = {"kjv_rv1909_pairs": ["ref", "en", "es"],
                "authorship": ["label", "source", "text"],
                "vader_lexicon": ["token", "mean", "sd", "ratings"],
-               "kjv_questions": ["question", "ref", "line"]}
+               "kjv_questions": ["question", "ref", "line"],
+               "austen_summaries": ["chapter", "first_line", "last_line", "summary"]}
 # (min, max) bytes and lines: generous bands around the documented sizes.
 SIZES = {
     "shakespeare": ((1_000_000, 1_200_000), (35_000, 45_000)),
@@ -39,6 +40,7 @@ SIZES = {
     "authorship": ((150_000, 600_000), (301, 2_001)),
     "vader_lexicon": ((300_000, 400_000), (7_521, 7_521)),
     "kjv_questions": ((3_000, 8_000), (61, 81)),
+    "austen_summaries": ((2_000, 4_000), (6, 6)),
 }
 
 
@@ -58,7 +60,7 @@ def test_manifest_entry_fields(name):
     assert set(entry) == set(FIELDS), set(entry) ^ set(FIELDS)
     for key, typ in FIELDS.items():
         assert isinstance(entry[key], typ), (key, entry[key])
-    assert entry["unit"] in {"char", "word", "pairs", "labelled", "lexicon"}
+    assert entry["unit"] in {"char", "word", "pairs", "labelled", "lexicon", "testset"}
     assert entry["language"] in {"en", "zh", "en-es"}
     assert re.fullmatch(r"[0-9a-f]{64}", entry["sha256"])
     assert "\n" not in entry["title"]
@@ -296,3 +298,19 @@ def test_kjv_questions_refs_agree_with_the_other_kjv_tables():
     assert len(shared) >= 10
     for ref, line in shared:
         assert text_of_ref[ref] == kjv[line - 1], ref
+
+
+def test_austen_summaries_cover_chapters_1_to_5_of_the_novel():
+    # each chapter starts with its known opening words, the chapters are contiguous, and chapter 6 follows
+    lines = text_of("pride_and_prejudice").split("\n")[:-1]
+    rows = rows_of("austen_summaries")
+    openings = {int(c): words for c, _a, _b, words, _s in build_module("austen_summaries").SUMMARIES}
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
+    next_first = 1
+    for chapter, first, last, summary in rows:
+        first, last = int(first), int(last)
+        assert first == next_first and first <= last
+        assert lines[first - 1].startswith(openings[int(chapter)])
+        assert 50 <= len(summary.split()) <= 100
+        next_first = last + 1
+    assert lines[next_first - 1].startswith("The ladies of Longbourn soon waited on those of Netherfield")

@@ -26,6 +26,7 @@ HERE = Path(__file__).resolve().parent
 # library, so the build needs neither torch nor numpy).
 sys.path[:0] = [str(HERE), str(HERE.parent.parent)]
 
+import austen_summaries  # noqa: E402
 import authorship  # noqa: E402
 import kjv  # noqa: E402
 import kjv_questions  # noqa: E402
@@ -48,6 +49,7 @@ DATASETS = {
     "authorship": authorship,
     "vader_lexicon": vader_lexicon,
     "kjv_questions": kjv_questions,  # after kjv: it checks its questions against kjv.txt
+    "austen_summaries": austen_summaries,  # after pride_and_prejudice: it checks its chapters against it
 }
 
 

@@ -171,7 +171,7 @@ def build(out_dir: Path) -> dict:
                "\n".join(["question\tref\tline", *(f"{q}\t{ref}\t{line}" for q, ref, line in rows)]))
     return {
         "file": "kjv_questions.tsv",
-        "unit": "pairs",
+        "unit": "testset",
         "language": "en",
         "title": f"{len(rows)} questions written for the course, each answered by one verse of kjv.txt",
         "source": "written for the course (datasets/build/kjv_questions.py); verses: sword-text-kjv=14.3-1 (Debian)",
