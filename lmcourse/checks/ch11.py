@@ -16,9 +16,9 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from lmcourse.checks.ch10 import _changed_hint
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _copy,
     _f64,
     _kind,
@@ -36,6 +36,10 @@ from lmcourse.checks.core import (
     number,
     passed,
 )
+
+#: How an answer of this chapter writes into its inputs (lists of strings or ids, a confusion matrix).
+_WRITES = ("references.sort(), src.reverse(), .append(...), .pop(), x[...] = ... or x += ... on an input writes into "
+           "the caller's.")
 
 
 def _same_number(rel: float) -> Callable[[Any, Any], bool]:
@@ -178,7 +182,8 @@ def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -
             got = call(ex, unigram_precision, hypothesis, given, hint=crash_hint)
         if given != references:
             fail(ex, f"{what} changed references", Description("references as given"),
-                 Description("changed references"), _changed_hint(["references"], "Counter(r.split()) for each r"))
+                 Description("changed references"),
+                 _changed_hint(["references"], "Counter(r.split()) for each r", _WRITES))
         expected = _unigram(hypothesis, references)
         if same(got, expected):
             continue
@@ -328,7 +333,7 @@ def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
                                                  f"{_F1_RULE}")
         if not _unchanged(given, confusion):
             fail(ex, f"{what} changed confusion", Description("confusion as given"), Description("changed confusion"),
-                 _changed_hint(["confusion"], "np.asarray(confusion, dtype=float)"))
+                 _changed_hint(["confusion"], "np.asarray(confusion, dtype=float)", _WRITES))
         expected = _macro(confusion)
         if same(got, expected):
             continue
@@ -693,7 +698,7 @@ def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
         drew = _touched(before, _rng_states())
         if given != src:
             fail(ex, f"{what} changed src", Description("src as given"), Description("changed src"),
-                 _changed_hint(["src"], "torch.tensor(src) or src[::-1]"))
+                 _changed_hint(["src"], "torch.tensor(src) or src[::-1]", _WRITES))
         expected = _greedy(*args)
         if same(got, expected):
             continue
