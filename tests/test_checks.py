@@ -1076,6 +1076,31 @@ def apply_penalty(logits: torch.Tensor, previous_ids: list[int], penalty: float)
     return out
 
 
+def unigram_precision(hypothesis: str, references: list[str]) -> float:
+    words = Counter(hypothesis.split())
+    most: Counter[str] = Counter()
+    for r in references:
+        most |= Counter(r.split())  # | keeps each word's highest count
+    return sum((words & most).values()) / max(1, sum(words.values()))
+
+
+def macro_f1(confusion: object) -> float:
+    c = np.asarray(confusion, dtype=float)
+    both = c.sum(0) + c.sum(1)  # 2TP + FP + FN
+    return float(np.mean(np.divide(2 * np.diag(c), both, out=np.zeros(len(c)), where=both > 0)))
+
+
+def greedy_translate(model: object, src: list[int], bos: int, eos: int, max_len: int) -> list[int]:
+    src_t = torch.tensor(src)[None]
+    memory, tgt = model.encode(src_t), [bos]  # type: ignore[attr-defined]
+    while len(tgt) <= max_len:
+        token = int(model.decode(memory, src_t, torch.tensor(tgt)[None])[0, -1].argmax())  # type: ignore[attr-defined]
+        if token == eos:
+            break
+        tgt.append(token)
+    return tgt[1:]
+
+
 def lr_at(step: int, steps: int, warmup: int, peak: float, floor: float) -> float:
     if step < warmup:
         return peak * (step + 1) / warmup
@@ -1134,6 +1159,11 @@ RIGHT = {
     "ch10_top_p": top_p_filter,
     "ch10_ece": ece,
     "ch10_repetition": apply_penalty,
+    "ch11_unigram_precision": unigram_precision,
+    "ch11_macro_f1": macro_f1,
+    "ch11_bm25_weight": lambda tf, df, n, dl, avg, k1=1.5, b=0.75: math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (
+        k1 + 1) / (tf + k1 * (1 - b + b * dl / avg)),
+    "ch11_greedy": greedy_translate,
 }
 
 

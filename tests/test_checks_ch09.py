@@ -167,8 +167,8 @@ def momentum_wrong(how: str) -> Any:
     (momentum_wrong("nesterov"), r"that is Nesterov's momentum"),
     (momentum_wrong("lr"), r"your velocity has lr folded in"),
     (momentum_wrong("old"), r"you step with the old velocity"),
-    (momentum_wrong("in_place"), r"momentum_step changed velocity(.|\n)*don't modify the inputs \(velocity changed\): "
-                                 r"compute new tensors, e\.g\. new_velocity = mu \* velocity \+ grad"),
+    (momentum_wrong("in_place"), r"momentum_step changed velocity(.|\n)*don't modify them \(velocity changed\): "
+                                 r"make new ones, e\.g\. new_velocity = mu \* velocity \+ grad"),
     (momentum_wrong("velocity_only"), r"step 1 of float32 \(4, 3\) \(lr=0\.1, mu=0\.9\): new_velocity"),
     (lambda p, g, v, lr, mu: momentum_torch(p, g, v, lr, mu)[0], r"should return \(new_param, new_velocity\)"),
     (momentum_torch, None),

@@ -14,6 +14,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _close,
     _copy,
     _f64,
@@ -92,10 +93,8 @@ def _shape_hint(D: int, H: int, layout: str) -> Callable[[Exception], str]:
     return hint
 
 
-def _changed_hint(names: list[str]) -> str:
-    return (f"read the inputs; don't modify them ({', '.join(names)} changed). x_t @ W_xh + h @ W_hh + b makes a new "
-            "array; h += ..., h[:] = ..., h.tanh_() or np.tanh(pre, out=h) write into the caller's (and h = h0 is "
-            "not a copy: it is the caller's array under another name).")
+_WRITES = ("h += ..., h[:] = ..., h.tanh_() or np.tanh(pre, out=h) write into the caller's (and h = h0 is not a "
+           "copy: it is the caller's array under another name).")
 
 
 # --- 05.1 one step of the RNN --------------------------------------------------------------------------------
@@ -200,7 +199,8 @@ def ch05_rnn_step(rnn_step: Callable[..., Any]) -> None:
         changed = [name for name, g, a in zip(names, given, args) if not _unchanged(g, a)]
         if changed:
             fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
-                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed))
+                 Description(f"changed {', '.join(changed)}"),
+                 _changed_hint(changed, "x_t @ W_xh + h @ W_hh + b", _WRITES))
         expected = _step(*args)
         B = expected.shape[0]
         values = _floats(got)
@@ -372,7 +372,8 @@ def ch05_run_rnn(run_rnn: Callable[..., Any]) -> None:
         changed = [name for name, g, a in zip(names, given, args) if not _unchanged(g, a)]
         if changed:
             fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
-                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed))
+                 Description(f"changed {', '.join(changed)}"),
+                 _changed_hint(changed, "x_t @ W_xh + h @ W_hh + b", _WRITES))
         expected = _run(*args)
         B, T, _ = expected.shape
         values = _floats(got)

@@ -17,6 +17,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _close,
     _copy,
     _f64,
@@ -46,10 +47,8 @@ def _tanh(x: Any) -> Any:
     return np.tanh(x)
 
 
-def _changed_hint(names: list[str], example: str) -> str:
-    return (f"read the inputs; don't modify them ({', '.join(names)} changed). {example} makes a new array; "
-            "c *= f, h += ..., h[:] = ..., np.tanh(z, out=z) or x.sigmoid_() on an input (or on a view of one, "
-            "such as a slice of a weight) write into the caller's.")
+_WRITES = ("c *= f, h += ..., h[:] = ..., np.tanh(z, out=z) or x.sigmoid_() on an input (or on a view of one, such as "
+           "a slice of a weight) write into the caller's.")
 
 
 def _matmul_sizes(err: Exception) -> tuple[int, int] | None:
@@ -273,7 +272,7 @@ def ch06_lstm_step(lstm_step: Callable[..., Any]) -> None:
         changed = [name for name, g, a in zip(names, given, args) if not _unchanged(g, a)]
         if changed:
             fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
-                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed, "f * c + i * g"))
+                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed, "f * c + i * g", _WRITES))
         expected = _lstm_reference(*args)
         B = expected[0].shape[0]
         parts = [_floats(p) for p in got] if isinstance(got, (tuple, list)) and len(got) == 2 else None
@@ -482,7 +481,7 @@ def ch06_gru_step(gru_step: Callable[..., Any]) -> None:
         changed = [name for name, g, a in zip(names, given, args) if not _unchanged(g, a)]
         if changed:
             fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
-                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed, "(1 - z) * n + z * h"))
+                 Description(f"changed {', '.join(changed)}"), _changed_hint(changed, "(1 - z) * n + z * h", _WRITES))
         expected = _gru_reference(*args)
         B = expected.shape[0]
         values = _floats(got)

@@ -14,6 +14,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _close,
     _copy,
     _f64,
@@ -51,10 +52,8 @@ def _torch64(*args: Any) -> list[Any]:
     return [torch.tensor(_f64(a)) for a in args]
 
 
-def _changed_hint(names: list[str], example: str) -> str:
-    return (f"read the inputs; don't modify them ({', '.join(names)} changed). {example} makes a new tensor; "
-            "x /= ..., x[...] = ..., masked_fill_ (with the underscore) or any method ending in _ writes into the "
-            "caller's.")
+_WRITES = ("x /= ..., x[...] = ..., masked_fill_ (with the underscore) or any method ending in _ writes into the "
+           "caller's.")
 
 
 def _check_unchanged(ex: str, what: str, names: list[str], given: tuple[Any, ...], args: tuple[Any, ...],
@@ -62,7 +61,7 @@ def _check_unchanged(ex: str, what: str, names: list[str], given: tuple[Any, ...
     changed = [name for name, g, a in zip(names, given, args) if not _unchanged(g, a)]
     if changed:
         fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
-             Description(f"changed {', '.join(changed)}"), _changed_hint(changed, example))
+             Description(f"changed {', '.join(changed)}"), _changed_hint(changed, example, _WRITES))
 
 
 def _shape(value: Any) -> Description:

@@ -15,6 +15,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _close,
     _copy,
     _f64,
@@ -32,11 +33,8 @@ from lmcourse.checks.core import (
     passed,
 )
 
-
-def _changed_hint(names: list[str], example: str) -> str:
-    return (f"read the inputs; don't modify them ({', '.join(names)} changed). {example} makes a new tensor; "
-            "x += ..., x[...] = ..., masked_fill_ (with the underscore) or any method ending in _ writes into the "
-            "caller's.")
+_WRITES = ("x += ..., x[...] = ..., masked_fill_ (with the underscore) or any method ending in _ writes into the "
+           "caller's.")
 
 
 # --- 08.1 counting the parameters ------------------------------------------------------------------------------
@@ -435,7 +433,7 @@ def ch08_block_forward(block_forward: Callable[[Any, Any], Any]) -> None:
                                            "block.ln1, block.attn, block.ln2 and block.mlp.")
         if not _unchanged(given, x):
             fail(ex, f"{what} changed x", Description("x as given"), Description("changed x"),
-                 _changed_hint(["x"], "x = x + ..."))
+                 _changed_hint(["x"], "x = x + ...", _WRITES))
         changed = [name for name, t in block.state_dict().items() if not torch.equal(t, state[name])]
         if changed:
             fail(ex, f"{what} changed the block's parameters ({', '.join(changed[:3])}"

@@ -16,6 +16,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _close,
     _copy,
     _f64,
@@ -32,13 +33,10 @@ from lmcourse.checks.core import (
     passed,
 )
 
-
-def _changed_hint(names: list[str], example: str) -> str:
-    """The hint for an answer that wrote into its inputs; ``example`` is a line of this exercise's that makes a new
-    tensor (09.2 and 09.3 have different states: a velocity, Adam's m and v)."""
-    return (f"don't modify the inputs ({', '.join(names)} changed): compute new tensors, e.g. {example}. "
-            "param -= ..., param.sub_(...), .mul_(...), .lerp_(...) or any method ending in _ writes into the "
-            "caller's tensor (the optimizer's state, which it may still need).")
+#: How an optimizer step writes into its inputs, for the hint of an answer that does (09.2 and 09.3 differ in their
+#: states, a velocity or Adam's m and v, so each names its own example of a new tensor).
+_WRITES = ("param -= ..., param.sub_(...), .mul_(...), .lerp_(...) or any method ending in _ writes into the caller's "
+           "tensor (the optimizer's state, which it may still need).")
 
 
 # --- 09.1 the learning-rate schedule ------------------------------------------------------------------------------
@@ -259,7 +257,7 @@ def ch09_momentum(momentum_step: Callable[[Any, Any, Any, float, float], Any]) -
             fail(ex, f"{what}: momentum_step changed {', '.join(changed)}", Description("the inputs as given"),
                  Description(f"changed {', '.join(changed)}"),
                  _changed_hint(changed, "new_velocity = mu * velocity + grad, then new_param = param - lr * "
-                                        "new_velocity"))
+                                        "new_velocity", _WRITES))
         shape = tuple(args[0].shape)
         pair = _pair(got, shape)
         expected = (_f64(exp_p), _f64(exp_v))
@@ -405,7 +403,7 @@ def ch09_adamw(adamw_step: Callable[..., Any]) -> None:
             fail(ex, f"{what}: adamw_step changed {', '.join(changed)}", Description("the inputs as given"),
                  Description(f"changed {', '.join(changed)}"),
                  _changed_hint(changed, "new_m = beta1 * m + (1 - beta1) * grad, and new_param = param * (1 - lr * "
-                                        "weight_decay) before the Adam step"))
+                                        "weight_decay) before the Adam step", _WRITES))
         shape = tuple(args[0].shape)
         expected = _adamw(*args)
         torch_result = tuple(_f64(r) for r in result)

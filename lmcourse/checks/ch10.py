@@ -15,6 +15,7 @@ from typing import Any
 
 from lmcourse.checks.core import (
     Description,
+    _changed_hint,
     _close,
     _copy,
     _f64,
@@ -32,11 +33,6 @@ from lmcourse.checks.core import (
 )
 
 LN2, LN10 = math.log(2), math.log(10)
-
-
-def _changed_hint(names: list[str], example: str) -> str:
-    return (f"read the inputs; don't modify them ({', '.join(names)} changed). {example} makes a new one; "
-            "x[...] = ..., x /= ..., .sort() or any torch method ending in _ writes into the caller's.")
 
 
 # --- 10.1 nats, bits and perplexity -------------------------------------------------------------------------------

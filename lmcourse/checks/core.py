@@ -407,6 +407,15 @@ def _copy(value: Any) -> Any:
     return value.clone() if hasattr(value, "clone") else copy.deepcopy(value)
 
 
+def _changed_hint(names: list[str], example: str,
+                  writes: str = "x[...] = ..., x /= ..., .sort() or any torch method ending in _ writes into the "
+                                "caller's.") -> str:
+    """The hint for an answer that wrote into its inputs (a checker compares each input with a copy it kept):
+    ``names`` are the inputs that changed, ``example`` an expression of the exercise's that makes a new value instead,
+    ``writes`` the ways of writing in place that the exercise's answers fall into, as a sentence."""
+    return f"read the inputs; don't modify them ({', '.join(names)} changed): make new ones, e.g. {example}. {writes}"
+
+
 def _unchanged(given: Any, original: Any) -> bool:
     import numpy as np
 
