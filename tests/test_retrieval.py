@@ -158,6 +158,15 @@ def test_tfidf_cosines() -> None:
     assert tfidf.search("the light of day", 1).tolist() == [int(np.argmax(tfidf.scores("the light of day")))]
 
 
+def test_tfidf_against_scikit_learn() -> None:
+    text = pytest.importorskip("sklearn.feature_extraction.text")
+    docs = load_text("kjv").splitlines()[:300]
+    theirs = text.TfidfVectorizer(token_pattern=r"[a-z0-9]+").fit(docs)
+    ours = TfIdf().fit(docs)
+    columns = [theirs.vocabulary_[w] for w in ours.vocabulary]  # ours in order of first occurrence, theirs sorted
+    np.testing.assert_allclose(ours.transform(docs), theirs.transform(docs).toarray()[:, columns], atol=1e-12)
+
+
 # --------------------------------------------------------------------------- recall@k
 
 
