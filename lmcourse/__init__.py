@@ -19,6 +19,8 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.train``    one training loop for every chapter: evaluation, clipping, schedules, early stopping, mixed
                         precision, resumable checkpoints; AdamW from scratch; ``python -m lmcourse.train``
 - ``lmcourse.evaluate`` units (bits, perplexity), per-target scores, calibration, verbatim copying
+- ``lmcourse.scores``   accuracy, confusion matrix, macro-F1; chrF from scratch, sacrebleu's BLEU and chrF; ROUGE-N, -L
+- ``lmcourse.retrieval`` word tokens, BM25 and TF-IDF search, recall@k, sentence splitting, extractive summaries
 - ``lmcourse.checkpoints`` models and training states as safetensors files (never a pickle); the reference models
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails
