@@ -23,7 +23,7 @@ and one model that chapter 11 fine-tunes to tell authors apart:
   by blank lines; tokeniser ``CharTokenizer(unk=True).fit(that text)``; 2,500 steps of 64 windows of 64
   characters at every offset (stride 1, batch seed 0), AdamW lr 3e-3, 100 warm-up steps then a cosine decay to
   3e-4, weight decay 0.1, gradients clipped to norm 1.0, no dropout. Scored on
-  ``pretraining_corpus().valid`` (windows of 64). Trained with ``--threads 1``.
+  ``pretraining_corpus().valid`` (windows of 64). Trained with ``--threads 1``, under ``nice``.
 
 The validation loss is measured 20 times along the way (``train(valid=...)``, which draws no random
 numbers and changes no weight) and kept in the manifest as ``valid_curve``, for chapter 08's plot of
