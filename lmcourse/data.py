@@ -23,6 +23,11 @@ the same held-out text:
 - a test set (unit ``testset``, e.g. ``kjv_questions``, ``austen_summaries``: questions or
   reference summaries written for the course) is used whole to score a method, never to
   train one: it has no split either.
+
+Labelled passages cut from a corpus (``authorship`` from ``shakespeare``, ``pride_and_prejudice`` and
+``kjv``) also occur in that corpus, mostly in its training part: :func:`hold_out` removes them from a text
+before a model is trained on it, and :func:`occurrences` counts them, so that a classifier is never scored
+on passages its language model has read.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import json
 import numbers
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
@@ -382,3 +387,148 @@ def splits(name: str) -> Splits:
     if unit == "labelled":
         return split_labelled(load_records(name))
     return split_records(load_records(name))
+
+
+# --------------------------------------------------------------------------- holding passages out of a text
+
+#: Every character ``str.isspace`` calls whitespace (all lie below U+3001): what ``str.split()`` splits on.
+_WHITESPACE = [c for c in range(0x3001) if chr(c).isspace()]
+HOLD_OUT_MISSING = ("error", "ignore")
+_ANCHOR = 32  # characters of each passage's start that are hashed to find where it may occur
+_HASH_BASE = 1_000_003  # any odd multiplier: the hash of K codes is sum_j c_j B^(K-1-j) mod 2^64
+
+
+def _squeeze(text: str) -> tuple[str, Any, Any]:
+    """``text`` with every run of whitespace turned into one space, its code points (uint32), and for each of
+    its characters the index of that character in ``text`` (for a space: the run's first character)."""
+    import numpy as np
+
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    table = np.zeros(0x3001, dtype=bool)
+    table[_WHITESPACE] = True
+    space = table[np.minimum(codes, 0x3000)] & (codes <= 0x3000)
+    keep = ~space
+    keep[1:] |= space[1:] & ~space[:-1]  # the first character of each whitespace run stays, as one space
+    keep[:1] |= space[:1]
+    where = np.flatnonzero(keep)
+    kept = np.where(space[where], 32, codes[where]).astype("<u4")
+    return kept.tobytes().decode("utf-32-le"), kept, where
+
+
+def _hashes(codes: Any, k: int) -> Any:
+    """The hash of every run of ``k`` consecutive code points (len(codes) - k + 1 of them), ``k`` a power of 2:
+    sum_j c_j B^(k-1-j) mod 2^64, built by doubling (the hash of 2m codes is hash(first m) B^m + hash(last m)),
+    so log2(k) passes over the text."""
+    import numpy as np
+
+    if k & (k - 1):
+        raise ValueError(f"k must be a power of 2, got {k}.")
+    h, m = codes.astype(np.uint64), 1
+    with np.errstate(over="ignore"):
+        while m < k:
+            h = h[:len(h) - m] * np.uint64(pow(_HASH_BASE, m, 2**64)) + h[m:]
+            m *= 2
+    return h
+
+
+def _passages(passages: Any, function: str) -> list[str]:
+    """``passages`` as a list of whitespace-squeezed strings; a str, a non-str item or an empty one is an error."""
+    if isinstance(passages, (str, bytes)):
+        raise TypeError(f"{function} needs a list of passages, not a single {type(passages).__name__} (which would "
+                        "be read as single characters); for one passage write [passage].")
+    if isinstance(passages, Mapping) or not isinstance(passages, Iterable):
+        raise TypeError(f"{function} needs a list of passages (str), got {type(passages).__name__}; e.g. "
+                        "[r['text'] for r in data.splits('authorship').valid].")
+    out = []
+    for i, passage in enumerate(passages):
+        if not isinstance(passage, str):
+            hint = " (a record: pass its 'text')" if isinstance(passage, Mapping) else ""
+            raise TypeError(f"{function}: passage {i} is {type(passage).__name__} {passage!r:.60}{hint}; every "
+                            "passage must be a str.")
+        words = passage.split()
+        if not words:
+            raise ValueError(f"{function}: passage {i} is {passage!r}, empty or only whitespace: it would match "
+                             "everywhere. Leave it out.")
+        out.append(" ".join(words))
+    return out
+
+
+def _spans(text: str, passages: Any, function: str) -> list[list[tuple[int, int]]]:
+    """For each passage, the (start, end) in ``text`` of each of its occurrences (overlapping ones included),
+    whitespace runs in either matching each other whatever their length or kind.
+
+    Vectorised: the text's whitespace is squeezed once; the hash of every window of K characters (K = 32, or
+    the largest power of 2 no longer than the shortest passage) is compared with the hashes of the passages'
+    first K characters, and only the few windows that agree are checked with ``str.startswith``.
+    """
+    import numpy as np
+
+    if not isinstance(text, str):
+        raise TypeError(f"{function} needs the text as a str, got {type(text).__name__}; e.g. "
+                        "data.splits('shakespeare').train.")
+    wanted = _passages(passages, function)
+    found: list[list[tuple[int, int]]] = [[] for _ in wanted]
+    if not wanted or not text:
+        return found
+    squeezed, codes, where = _squeeze(text)
+    k = 1 << (min(_ANCHOR, *map(len, wanted)).bit_length() - 1)  # a power of 2, no longer than any passage
+    heads = np.array([_hashes(np.frombuffer(p[:k].encode("utf-32-le"), dtype="<u4"), k)[0] for p in wanted])
+    keys = np.unique(heads)
+    windows = _hashes(codes, k)
+    sieve = np.zeros(1 << 20, dtype=bool)  # a cheap first filter on the hashes' top 20 bits
+    sieve[keys >> np.uint64(44)] = True
+    maybe = np.flatnonzero(sieve[windows >> np.uint64(44)])
+    at = np.minimum(np.searchsorted(keys, windows[maybe]), len(keys) - 1)
+    candidates = maybe[keys[at] == windows[maybe]]
+    by_head: dict[int, list[int]] = {}
+    for i, head in enumerate(heads.tolist()):
+        by_head.setdefault(head, []).append(i)
+    for pos, head in zip(candidates.tolist(), windows[candidates].tolist()):
+        for i in by_head[head]:
+            passage = wanted[i]
+            if squeezed.startswith(passage, pos):  # the passage ends in a non-space: its end maps back exactly
+                found[i].append((int(where[pos]), int(where[pos + len(passage) - 1]) + 1))
+    return found
+
+
+def occurrences(text: str, passages: Iterable[str]) -> list[int]:
+    """How many times each passage occurs in ``text`` (overlapping occurrences counted), runs of whitespace in
+    either counting as equal: a Shakespeare passage whose verse lines were joined by spaces matches the speech
+    with its line breaks. ``sum(n > 0 for n in occurrences(train, passages))`` counts the passages a model
+    trained on ``train`` has read."""
+    return [len(spans) for spans in _spans(text, passages, "occurrences")]
+
+
+def hold_out(text: str, passages: Iterable[str], *, missing: str = "error") -> str:
+    """``text`` with every occurrence of each passage removed, each removed stretch replaced by one newline.
+
+    Runs of whitespace in the text and in a passage match each other whatever their length or kind (a space
+    matches a line break), so a passage is found however the corpus broke its lines. A passage is matched as a
+    plain substring (no word boundaries needed): in doubt, more is removed, never less. Occurrences that overlap
+    or touch are removed as one stretch; the newline that replaces a stretch keeps the words on either side
+    apart. The text is squeezed once and every passage looked for at once (see ``_spans``): hundreds of
+    passages over megabytes of text take a fraction of a second.
+
+    ``missing``: ``"error"`` (the default) refuses passages found nowhere in ``text`` (a ValueError naming
+    them and how many), since a passage that was meant to be held out but is not found often means the wrong
+    text; ``"ignore"`` removes what is there and skips the rest. A passage that is not a str, or is empty (or
+    only whitespace), is an error.
+    """
+    if missing not in HOLD_OUT_MISSING:
+        raise ValueError(f"missing must be one of {', '.join(map(repr, HOLD_OUT_MISSING))}, got {missing!r}.")
+    passages = list(passages) if isinstance(passages, Iterator) else passages
+    found = _spans(text, passages, "hold_out")
+    absent = [i for i, spans in enumerate(found) if not spans]
+    if absent and missing == "error":
+        listed = "; ".join(f"{i}: {' '.join(list(passages)[i].split())!r:.70}" for i in absent[:3])
+        raise ValueError(f"hold_out: {len(absent)} of {len(found)} passages occur nowhere in the text ({listed}"
+                         f"{'; ...' if len(absent) > 3 else ''}). Is it the text they were cut from? Pass "
+                         "missing='ignore' to remove those that are there.")
+    spans = sorted(span for per in found for span in per)
+    pieces, last = [], 0
+    for start, end in spans:
+        if start > last or not pieces:  # a new stretch (the first one, or one after a gap)
+            pieces.append(text[last:start])
+        last = max(last, end)
+    pieces.append(text[last:])
+    return "\n".join(pieces)

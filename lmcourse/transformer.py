@@ -242,12 +242,26 @@ class TransformerLM(_LM):
         x = self.ln_f(x)
         return x @ self.tok_emb.weight.T if self.head is None else self.head(x)
 
-    def logits(self, idx: torch.Tensor) -> torch.Tensor:
+    def _features(self, idx: torch.Tensor) -> torch.Tensor:
+        """The last block's output (B, T, E) for ``idx`` (B, T), before the final LayerNorm."""
         self._check_length(idx.shape[1])
         x = self._embed(idx)
         for block in self.blocks:
             x = block(x)
-        return self._logits(x)
+        return x
+
+    def features(self, idx: torch.Tensor) -> torch.Tensor:
+        """What the model knows at each position: the final LayerNorm's output (B, T, E) for ``idx`` (B, T).
+
+        The logits are these features times the token embedding (or the untied head): ``features`` is the
+        model without its output layer, the part a classifier reuses (chapter 11 mean-pools it over a passage
+        and puts a linear head on top). Position t reads only positions up to t.
+        """
+        idx = _check_idx(idx, self.vocab_size, "TransformerLM.features")
+        return self.ln_f(self._features(idx))
+
+    def logits(self, idx: torch.Tensor) -> torch.Tensor:
+        return self._logits(self._features(idx))
 
     def run(self, idx: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
         """The logits (B, T, V) for tokens ``idx`` (B, T) that follow those in ``cache``, and the cache grown by them.

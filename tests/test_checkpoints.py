@@ -164,7 +164,9 @@ def test_unknown_reference_names_the_known_ones() -> None:
 
 # --------------------------------------------------------------------------- the shipped references
 
-REFERENCES = ["lstm_shakespeare", "mlp_shakespeare", "transformer_shakespeare"]
+REFERENCES = ["lstm_shakespeare", "mlp_shakespeare", "transformer_english", "transformer_shakespeare"]
+#: The references trained on Shakespeare with CharTokenizer().fit(data.splits("shakespeare").train).
+SHAKESPEARE = [name for name in REFERENCES if name.endswith("_shakespeare")]
 
 
 def test_the_manifest_lists_the_references() -> None:
@@ -184,7 +186,7 @@ def shakespeare_valid() -> tuple[torch.Tensor, torch.Tensor]:
     return batches.windows(chars.encode(sh.valid), 64)
 
 
-@pytest.mark.parametrize("name", REFERENCES)
+@pytest.mark.parametrize("name", SHAKESPEARE)
 def test_reference_reproduces_its_validation_loss(name: str, shakespeare_valid: tuple[torch.Tensor, torch.Tensor]
                                                   ) -> None:
     entry = checkpoints.reference_info(name)
@@ -198,6 +200,33 @@ def test_reference_reproduces_its_validation_loss(name: str, shakespeare_valid: 
     assert abs(entry["valid_bits_per_char"] - entry["valid_loss_nats"] / math.log(2)) < 1e-5
 
 
+def test_transformer_english_never_read_a_heldout_passage_and_reproduces_its_validation_loss() -> None:
+    """Chapter 11 fine-tunes transformer_english to tell authors apart: its pre-training text (rebuilt here as the
+    manifest says) holds none of the authorship validation and test passages, and its tokeniser is the recorded one."""
+    from lmcourse import classify
+
+    entry = checkpoints.reference_info("transformer_english")
+    file = checkpoints.folder() / entry["file"]
+    assert data.sha256_of(file) == entry["sha256"] and file.stat().st_size == entry["bytes"] < 3_000_000
+    assert entry["tokenizer"] == "CharTokenizer(unk=True).fit(lmcourse.classify.pretraining_corpus().train)"
+    corpus = classify.pretraining_corpus()
+    chars = tk.CharTokenizer(unk=True).fit(corpus.train)
+    assert "".join(chars.vocab.itos[4:]) == entry["tokenizer_symbols"]  # type: ignore[union-attr]
+    assert chars.vocab.itos == tk.CharTokenizer(unk=True).fit(entry["tokenizer_symbols"]).vocab.itos  # type: ignore
+    assert entry["corpus_chars"] == {"train": len(corpus.train), "valid": len(corpus.valid)}
+    assert entry["held_out"] == {"passages": 360, "in_the_training_parts_before": 155 + 165,
+                                 "in_the_training_text_after": 0}
+    assert sum(data.occurrences(corpus.train, classify.heldout_passages())) == 0
+    assert entry["dataset_sha256"] == {name: data.info(name)["sha256"]
+                                       for name in ("shakespeare", "pride_and_prejudice", "kjv", "authorship")}
+    model = checkpoints.reference("transformer_english")
+    assert model.vocab_size == chars.vocab_size and checkpoints.load_info(file)["valid_loss_nats"] == entry[
+        "valid_loss_nats"]
+    nats = evaluate(model, *batches.windows(chars.encode(corpus.valid), 64))
+    assert abs(nats - entry["valid_loss_nats"]) < 1e-4
+    assert abs(entry["valid_bits_per_char"] - entry["valid_loss_nats"] / math.log(2)) < 1e-5
+
+
 @pytest.mark.parametrize("name", REFERENCES)
 def test_reference_keeps_its_validation_curve(name: str) -> None:
     curve = checkpoints.reference_info(name)["valid_curve"]
@@ -206,7 +235,7 @@ def test_reference_keeps_its_validation_curve(name: str) -> None:
     assert len(curve["loss_nats"]) == len(curve["steps"]) and curve["tokens_per_step"] == 64 * entry["training"][
         "batch_size"]
     assert abs(curve["loss_nats"][-1] - entry["valid_loss_nats"]) < 1e-5  # the last point is the final model
-    assert curve["loss_nats"][0] > 4.0 > 2.0 > curve["loss_nats"][-1]  # from about ln 70 = 4.25 down
+    assert curve["loss_nats"][0] > 4.0 > 2.0 > curve["loss_nats"][-1]  # from about ln V (ln 70 = 4.25) down
 
 
 # --------------------------------------------------------------------------- training states (chapter 09)

@@ -374,3 +374,62 @@ def test_split_labelled_refuses_bad_records(records: object, error: type, why: s
 def test_an_unknown_name_suggests_the_closest() -> None:
     with pytest.raises(data.DatasetError, match=r"unknown dataset 'shakespear'.* Did you mean 'shakespeare'\?"):
         data.info("shakespear")
+
+
+# --------------------------------------------------------------------------- holding passages out of a text
+
+
+def test_hold_out_matches_whitespace_runs_of_any_kind_and_keeps_words_apart() -> None:
+    text = "a b c\nd e\n\nf g h"
+    assert data.hold_out(text, ["b c d"]) == "a \n e\n\nf g h"  # the passage's space matched the text's newline
+    assert data.hold_out(text, ["e\tf  g"]) == "a b c\nd \n h"  # and a tab / two spaces matched a blank line
+    assert data.hold_out("x\u3000y z", [" x y "]) == "\n z"  # any Unicode whitespace; the passage's ends trimmed
+    assert data.hold_out("cab", ["a"]) == "c\nb"  # a plain substring: words are never glued together
+
+
+def test_hold_out_removes_every_occurrence_and_merges_overlaps() -> None:
+    assert data.hold_out("x y. x y. z", ["x y."]) == "\n \n z"  # twice
+    assert data.hold_out("one two three four five", ["two three", "three four"]) == "one \n five"  # overlapping
+    assert data.hold_out("ab cd ef", ["ab", "cd"]) == "\n \n ef"  # apart: two stretches
+    assert data.hold_out("abcdef", ["ab", "cd"]) == "\nef"  # touching: one stretch, one newline
+    assert data.hold_out("aaaa", ["aa"]) == "\n"  # overlapping occurrences of one passage
+    assert data.occurrences("aaaa b aa", ["aa", "a  b", "b", "zz"]) == [4, 1, 1, 0]
+    long = "the quick brown fox jumps over the lazy dog and runs away"  # longer than the 32-character anchor
+    text = f"start.\n{long.replace(' over', chr(10) + 'over')}\nmiddle {long} end"
+    assert data.occurrences(text, [long]) == [2]
+    assert data.hold_out(text, [long]) == "start.\n\n\nmiddle \n end"
+
+
+def test_hold_out_refuses_missing_and_bad_passages() -> None:
+    with pytest.raises(ValueError, match=r"1 of 2 passages occur nowhere in the text \(1: 'zebra'\).*missing='ignore'"):
+        data.hold_out("a b c", ["b", "zebra"])
+    assert data.hold_out("a b c", ["b", "zebra"], missing="ignore") == "a \n c"
+    with pytest.raises(ValueError, match="missing must be one of 'error', 'ignore'"):
+        data.hold_out("a b c", ["b"], missing="skip")
+    with pytest.raises(ValueError, match=r"passage 1 is ' \\n', empty or only whitespace"):
+        data.hold_out("a b c", ["b", " \n"])
+    with pytest.raises(TypeError, match=r"passage 0 is dict .*pass its 'text'"):
+        data.hold_out("a b c", [{"text": "b"}])
+    with pytest.raises(TypeError, match="not a single str.*\\[passage\\]"):
+        data.hold_out("a b c", "b")
+    with pytest.raises(TypeError, match="needs the text as a str, got list"):
+        data.hold_out(["a b c"], ["b"])  # type: ignore[arg-type]
+    assert data.hold_out("a b c", (p for p in ["b"])) == "a \n c"  # any iterable of passages
+
+
+def test_the_authorship_leak_and_its_repair() -> None:
+    """The issue's numbers: 155 of the 180 validation and 165 of the 180 test passages lie in the training part of
+    their corpus (Shakespeare's speeches there have line breaks where the passages have spaces). Held out, none."""
+    parts = data.splits("authorship")
+    sources = {"shakespeare": "shakespeare", "austen": "pride_and_prejudice", "kjv": "kjv"}
+    train = {label: data.splits(name).train for label, name in sources.items()}
+    for part, leaked in (("valid", 155), ("test", 165)):
+        count = 0
+        for label, text in train.items():
+            passages = [r["text"] for r in parts[part] if r["label"] == label]
+            count += sum(n > 0 for n in data.occurrences(text, passages))
+        assert count == leaked, part
+    passages = [r["text"] for part in ("valid", "test") for r in parts[part]]
+    for text in train.values():
+        held = data.hold_out(text, passages, missing="ignore")
+        assert sum(data.occurrences(held, passages)) == 0 and len(text) - 20_000 < len(held) < len(text)

@@ -1,6 +1,6 @@
 """Train the course's laptop-scale reference models and ship them as checkpoints.
 
-    python tools/train_reference.py [--only mlp|lstm|transformer] [--threads 2] [--curves-only]
+    python tools/train_reference.py [--only mlp|lstm|transformer|english] [--threads 2] [--curves-only]
 
 Trains exactly the models that chapters 04 (section 7), 06 (section 4) and 08 train on Shakespeare's
 characters at ``LMCOURSE_SCALE=laptop``, with the same seeds, data and settings, on the CPU:
@@ -12,6 +12,18 @@ characters at ``LMCOURSE_SCALE=laptop``, with the same seeds, data and settings,
 - ``transformer_shakespeare``: ``TransformerLM`` with ``lmcourse.transformer.RECIPES["laptop"]`` (sizes,
   dropout, steps, batch, learning rate with warm-up and cosine decay, weight decay, clipping), trained on
   every window of its context (stride 1, as nanoGPT samples), batch seed 0.
+
+and one model that chapter 11 fine-tunes to tell authors apart:
+
+- ``transformer_english``: ``TransformerLM`` with the sizes of ``lmcourse.transformer.RECIPES["ci"]`` (block 64,
+  2 layers, 4 heads, width 96: small enough that chapter 11 fine-tunes it in seconds on one thread), trained on
+  ``lmcourse.classify.pretraining_corpus().train``: the training parts of ``shakespeare``,
+  ``pride_and_prejudice`` and ``kjv`` with every ``authorship`` validation and test passage held out
+  (``data.hold_out``), each thinned to the same length (about 590,000 characters: a third per author), joined
+  by blank lines; tokeniser ``CharTokenizer(unk=True).fit(that text)``; 2,500 steps of 64 windows of 64
+  characters at every offset (stride 1, batch seed 0), AdamW lr 3e-3, 100 warm-up steps then a cosine decay to
+  3e-4, weight decay 0.1, gradients clipped to norm 1.0, no dropout. Scored on
+  ``pretraining_corpus().valid`` (windows of 64). Trained with ``--threads 1``, under ``nice``.
 
 The validation loss is measured 20 times along the way (``train(valid=...)``, which draws no random
 numbers and changes no weight) and kept in the manifest as ``valid_curve``, for chapter 08's plot of
@@ -43,7 +55,7 @@ from typing import Any
 
 import torch
 
-from lmcourse import batches, checkpoints, data, env
+from lmcourse import batches, checkpoints, classify, data, env
 from lmcourse import tokenize as tk
 from lmcourse.models import MLPLM, RecurrentLM
 from lmcourse.train import cosine_schedule, evaluate, train
@@ -60,7 +72,11 @@ RECIPES: dict[str, tuple[type[torch.nn.Module], dict[str, Any], dict[str, Any]]]
     "lstm": (RecurrentLM, {"embed_dim": 64, "hidden": 128, "cell": "lstm"},
              {"steps": 10_000, "batch_size": 32, "lr": 3e-3, "optimizer": "adamw", "clip": 1.0}),
     "transformer": (TransformerLM, TRANSFORMER_RECIPES["laptop"][0], TRANSFORMER_RECIPES["laptop"][1]),
+    "english": (TransformerLM, TRANSFORMER_RECIPES["ci"][0],
+                {"steps": 2500, "batch_size": 64, "lr": 3e-3, "warmup": 100, "weight_decay": 0.1, "clip": 1.0}),
 }
+#: How transformer_english's tokeniser is rebuilt (its manifest entry records it, and its symbols).
+ENGLISH_TOKENIZER = "CharTokenizer(unk=True).fit(lmcourse.classify.pretraining_corpus().train)"
 
 
 def _build(cls: type[torch.nn.Module], config: dict[str, Any]) -> torch.nn.Module:
@@ -94,9 +110,6 @@ def main(argv: list[str] | None = None) -> None:
 
     sh = data.splits("shakespeare")
     chars = tk.CharTokenizer().fit(sh.train)
-    V = chars.vocab_size
-    x_train, y_train = batches.windows(chars.encode(sh.train), CONTEXT)
-    x_valid, y_valid = batches.windows(chars.encode(sh.valid), CONTEXT)
 
     folder = checkpoints.folder()
     folder.mkdir(exist_ok=True)
@@ -104,11 +117,35 @@ def main(argv: list[str] | None = None) -> None:
     entries = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
     for short in [args.only] if args.only else list(RECIPES):
         cls, kwargs, fit = RECIPES[short]
-        name = f"{short}_shakespeare"
+        extra: dict[str, Any] = {}
+        if short == "english":
+            corpus = classify.pretraining_corpus()
+            tok, train_text, valid_text = tk.CharTokenizer(unk=True).fit(corpus.train), corpus.train, corpus.valid
+            name, tokenizer = "transformer_english", ENGLISH_TOKENIZER
+            passages = classify.heldout_passages()
+            sources = {n: data.splits(n) for n in classify.SOURCES.values()}
+            extra = {
+                "dataset": "+".join(classify.SOURCES.values()),
+                "dataset_sha256": {n: data.info(n)["sha256"] for n in (*classify.SOURCES.values(), "authorship")},
+                "tokenizer_symbols": "".join(tok.vocab.itos[len(tok.specials):]),  # type: ignore[union-attr]
+                "corpus_chars": {"train": len(corpus.train), "valid": len(corpus.valid)},
+                "held_out": {
+                    "passages": len(passages),
+                    "in_the_training_parts_before": sum(n > 0 for n in map(
+                        sum, zip(*(data.occurrences(part.train, passages) for part in sources.values())))),
+                    "in_the_training_text_after": sum(n > 0 for n in data.occurrences(corpus.train, passages)),
+                },
+            }
+            if extra["held_out"]["in_the_training_text_after"]:
+                raise SystemExit(f"{name}: held-out passages remain in the training text: {extra['held_out']}")
+        else:
+            tok, train_text, valid_text = chars, sh.train, sh.valid
+            name, tokenizer = f"{short}_shakespeare", "CharTokenizer().fit(data.splits('shakespeare').train)"
+        V = tok.vocab_size
+        x_valid, y_valid = batches.windows(tok.encode(valid_text), CONTEXT)
         config = {"vocab_size": V, **kwargs}
         context = config.get("block_size", CONTEXT)
-        x, y = (x_train, y_train) if cls is not TransformerLM else batches.windows(chars.encode(sh.train), context,
-                                                                                   stride=1)
+        x, y = batches.windows(tok.encode(train_text), context, stride=1 if cls is TransformerLM else None)
         env.seed_everything(SEED)
         torch.manual_seed(SEED)  # as the notebooks do, right before building the model
         model = _build(cls, config)
@@ -143,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
             "scale": "laptop",
             "dataset": "shakespeare",
             "dataset_sha256": data.info("shakespeare")["sha256"],
-            "tokenizer": "CharTokenizer().fit(data.splits('shakespeare').train)",
+            "tokenizer": tokenizer,
             "windows": context,
             "training": dict(fit),
             "steps": fit["steps"],
@@ -154,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
             "torch": torch.__version__.split("+")[0],
             "valid_loss_nats": round(nats, 6),
             "valid_bits_per_char": round(nats / math.log(2), 6),
+            **extra,
         }
         file = checkpoints.save(model, folder / f"{name}.safetensors", config, info)
         entries[name] = {"file": file.name, "sha256": data.sha256_of(file), "bytes": file.stat().st_size,
