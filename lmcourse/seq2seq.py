@@ -47,8 +47,8 @@ from lmcourse.batches import IGNORE_INDEX
 from lmcourse.models import _check_idx, _check_input, _whole, lm_loss
 from lmcourse.transformer import Block, TransformerConfig
 
-__all__ = ["CrossAttention", "DecoderBlock", "EncoderBlock", "EncoderDecoder", "Seq2SeqConfig", "WordDictionary",
-           "dates", "greedy", "pack", "spell_date"]
+__all__ = ["DATE_FORMS", "MONTHS", "CrossAttention", "DecoderBlock", "EncoderBlock", "EncoderDecoder", "Seq2SeqConfig",
+           "WordDictionary", "dates", "greedy", "pack", "spell_date"]
 
 
 # --------------------------------------------------------------------------- the model
@@ -433,7 +433,8 @@ def greedy(model: EncoderDecoder, src_ids: Sequence[int] | Sequence[Sequence[int
     device = model.src_pos.device
     if isinstance(src_ids, torch.Tensor):
         src = src_ids[None] if src_ids.dim() == 1 else src_ids
-    elif isinstance(src_ids, (list, tuple)) and src_ids and all(isinstance(s, (list, tuple)) for s in src_ids):
+    elif isinstance(src_ids, (list, tuple)) and src_ids and all(isinstance(s, (list, tuple, torch.Tensor))
+                                                                for s in src_ids):
         rows = [_pair_ids(s, f"src_ids[{k}]") for k, s in enumerate(src_ids)]
         width = max(len(r) for r in rows)
         src = torch.tensor([r + [cfg.pad_id] * (width - len(r)) for r in rows], dtype=torch.long)
@@ -506,8 +507,9 @@ def _suffix(n: int) -> str:
     return "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
-def _year(y: int, rng: random.Random) -> str:
-    """A year 1900 .. 2099 in words, one of the ways people say it (drawn from ``rng`` where there are several)."""
+def _year(y: int, rng: random.Random | None) -> str:
+    """A year 1900 .. 2099 in words, one of the ways people say it (drawn from ``rng`` where there are several;
+    None: the first)."""
     century, yy = divmod(y, 100)
     if century == 19:
         return "nineteen hundred" if yy == 0 else "nineteen " + ("oh " + _ONES[yy] if yy < 10 else _cardinal(yy))
@@ -515,7 +517,7 @@ def _year(y: int, rng: random.Random) -> str:
         return "two thousand"
     ways = ["two thousand and " + _cardinal(yy), "two thousand " + _cardinal(yy),
             "twenty " + ("oh " + _ONES[yy] if yy < 10 else _cardinal(yy))]
-    return rng.choice(ways)
+    return ways[0] if rng is None else rng.choice(ways)
 
 
 def spell_date(day: date, form: int, rng: random.Random | None = None) -> str:
@@ -525,15 +527,9 @@ def spell_date(day: date, form: int, rng: random.Random | None = None) -> str:
         raise ValueError(f"day must be a datetime.date from {FIRST_DAY} to {LAST_DAY}, got {day!r}.")
     if isinstance(form, bool) or not isinstance(form, int) or not 0 <= form < len(DATE_FORMS):
         raise ValueError(f"form must be 0 .. {len(DATE_FORMS) - 1} (an index of DATE_FORMS), got {form!r}.")
-    year = _year(day.year, rng) if rng is not None else _year(day.year, _First())
-    month = MONTHS[day.month - 1]
+    year, month = _year(day.year, rng), MONTHS[day.month - 1]
     return DATE_FORMS[form].format(dth=_ordinal(day.day), month=month, Month=month.capitalize(), year=year,
                                    d=day.day, suffix=_suffix(day.day), yyyy=day.year)
-
-
-class _First(random.Random):
-    def choice(self, seq):  # type: ignore[no-untyped-def, override]
-        return seq[0]
 
 
 def dates(n: int, seed: int) -> list[tuple[str, str]]:
