@@ -189,8 +189,10 @@ class EncoderDecoder(nn.Module):
       dim=1)`` of shape (B, src_len + T) and ``targets`` of the same shape (:func:`pack` builds both). The logits
       are (B, src_len + T, tgt_vocab) so that ``lmcourse.train.train`` and ``evaluate`` (which check that logits
       match the targets' shape) work unchanged: ``logits[:, src_len:]`` are the decoder's, and the source
-      positions, where the decoder predicts nothing and every target is ``IGNORE_INDEX``, hold zeros. The loss
-      is the mean cross-entropy over the targets that are not ``IGNORE_INDEX``: the target side's only;
+      positions, where the decoder predicts nothing and every target is ``IGNORE_INDEX``, hold zeros (the price:
+      ``train``'s softmax also runs over those rows, about a fifth of a step with a vocabulary of 1,000 tokens and
+      as many source as target positions). The loss is the mean cross-entropy over the targets that are not
+      ``IGNORE_INDEX``: the target side's only;
     - ``cross_attention(src, tgt_in)``: every decoder block's cross-attention weights (B, H, T, S), to draw.
 
     Initialised as GPT-2 (``TransformerLM.reset_parameters``): N(0, 0.02) weights, zero biases, and N(0, 0.02 /
