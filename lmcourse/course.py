@@ -22,7 +22,19 @@ class Chapter:
     reading_min: int  # estimated reading and exercise time, minutes
     short: str = ""  # the label on the course map, at most two short lines
     spine: bool = False  # on the n-gram -> smoothing -> LSTM -> Transformer spine
-    run_budget_s: int = 60  # most seconds one copy of the notebook may run at the ci scale (see CONTRIBUTING.md)
+    run_budget_s: int = 60  # most seconds one copy of each notebook may run at the ci scale (see CONTRIBUTING.md)
+    parts: tuple[tuple[str, int], ...] = ()  # a chapter in several notebooks: (slug, reading minutes) of each
+
+    def __post_init__(self) -> None:
+        if self.parts and (self.parts[0][0] != self.slug or sum(m for _, m in self.parts) != self.reading_min):
+            raise ValueError(f"chapter {self.number}: its first part must be its slug {self.slug!r} and the parts' "
+                             f"minutes must add up to its reading_min {self.reading_min}, got {self.parts}.")
+
+    @property
+    def notebooks(self) -> tuple[tuple[str, int], ...]:
+        """(slug, reading minutes) of each notebook of the chapter, in reading order: one, unless ``parts`` splits
+        it (chapter 11 is two notebooks, each within ``run_budget_s``)."""
+        return self.parts or ((self.slug, self.reading_min),)
 
 
 CHAPTERS: tuple[Chapter, ...] = (
@@ -48,9 +60,9 @@ CHAPTERS: tuple[Chapter, ...] = (
             short="training", run_budget_s=60),
     Chapter("10", "10_evaluation", "Evaluation and decoding", ("08",), 60,
             short="evaluation", run_budget_s=60),
-    Chapter("11", "11_applications", "Applications: generation, classification, translation, summaries, QA",
-            ("09", "10"), 75,
-            short="applica-\ntions", run_budget_s=60),
+    Chapter("11", "11_applications", "Applications: generate, classify, translate, summarise, QA",
+            ("09", "10"), 75, short="applica-\ntions", run_budget_s=40,
+            parts=(("11_applications", 45), ("11_text_to_text", 30))),
     Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60,
             short="cost,\nscale", run_budget_s=60),
     Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45,

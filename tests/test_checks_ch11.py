@@ -48,7 +48,7 @@ def test_the_checkers_leave_every_random_stream_alone() -> None:
     assert torch.equal(torch.get_rng_state(), before[0]) and np.array_equal(np.random.get_state()[1], before[1])
 
 
-# --- 11.1 unigram precision ---------------------------------------------------------------------------------------
+# --- 11.3 unigram precision ---------------------------------------------------------------------------------------
 
 
 def precision_counter(hypothesis: str, references: list[str]) -> float:
@@ -85,7 +85,7 @@ def precision_union(hypothesis: str, references: list[str]) -> np.float32:
                                    lambda h, refs: np.float64(precision_counter(h, refs))])
 def test_unigram_precision_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_unigram_precision(right)
-    assert out_of(capsys).startswith("✓ exercise 11.1 (unigram_precision) passed: each word counted at most")
+    assert out_of(capsys).startswith("✓ exercise 11.3 (unigram_precision) passed: each word counted at most")
 
 
 def unigram(how: str) -> Any:
@@ -157,7 +157,7 @@ def test_unigram_cases_hold_papineni_s_example() -> None:
     assert ch11_checks._unigram(*ch11_checks._unigram_cases()[1]) == pytest.approx(10 / 14)  # worked by hand
 
 
-# --- 11.2 macro-F1 ------------------------------------------------------------------------------------------------
+# --- 11.1 macro-F1 ------------------------------------------------------------------------------------------------
 
 
 def macro_f1_numpy(confusion: Any) -> float:
@@ -203,7 +203,7 @@ def macro_f1_via_p_and_r_guarded(confusion: Any) -> np.float32:
 @pytest.mark.parametrize("right", [macro_f1_numpy, macro_f1_torch, macro_f1_loops, macro_f1_via_p_and_r_guarded])
 def test_macro_f1_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_macro_f1(right)
-    assert out_of(capsys).startswith("✓ exercise 11.2 (macro_f1) passed: the plain mean of 2TP / (2TP + FP + FN)")
+    assert out_of(capsys).startswith("✓ exercise 11.1 (macro_f1) passed: the plain mean of 2TP / (2TP + FP + FN)")
 
 
 def macro(how: str) -> Any:
@@ -273,7 +273,7 @@ def test_macro_f1_cases_are_worked_by_hand() -> None:
     assert ch11_checks._macro(cases[2]) == pytest.approx((40 / 46 + 30 / 44 + 60 / 70 + 0) / 4)  # the empty class: 0
 
 
-# --- 11.3 BM25 ----------------------------------------------------------------------------------------------------
+# --- 11.4 BM25 ----------------------------------------------------------------------------------------------------
 
 
 def bm25_math(tf: int, df: int, n_docs: int, doc_len: int, avg_len: float, k1: float = 1.5, b: float = 0.75) -> float:
@@ -296,7 +296,7 @@ def bm25_torch(tf: int, df: int, n_docs: int, doc_len: int, avg_len: float, k1: 
 ])
 def test_bm25_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_bm25_weight(right)
-    assert out_of(capsys).startswith("✓ exercise 11.3 (bm25_weight) passed: idf * tf * (k1 + 1)")
+    assert out_of(capsys).startswith("✓ exercise 11.4 (bm25_weight) passed: idf * tf * (k1 + 1)")
 
 
 def bm25(how: str) -> Any:
@@ -340,7 +340,7 @@ def test_bm25_cases_make_the_classic_idf_negative_and_tf_0_zero() -> None:
     assert bm25_math(1, 1, 3, 4, 4.0) == pytest.approx(math.log(1 + 2.5 / 1.5))  # average length, tf 1: the idf
 
 
-# --- 11.4 greedy decoding -----------------------------------------------------------------------------------------
+# --- 11.5 greedy decoding -----------------------------------------------------------------------------------------
 
 
 def greedy_list(model: Any, src: list[int], bos: int, eos: int, max_len: int) -> list[int]:
@@ -389,7 +389,7 @@ def greedy_numpy(model: Any, src: list[int], bos: int, eos: int, max_len: int) -
                                    lambda *args: np.array(greedy_list(*args), dtype=np.int32)])
 def test_greedy_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_greedy(right)
-    assert out_of(capsys).startswith("✓ exercise 11.4 (greedy_translate) passed: the argmax of the last position")
+    assert out_of(capsys).startswith("✓ exercise 11.5 (greedy_translate) passed: the argmax of the last position")
 
 
 def greedy(how: str) -> Any:

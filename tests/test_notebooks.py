@@ -62,7 +62,7 @@ def test_header_states_the_chapters_budget(path: Path) -> None:
 
     header = read(path).cells[0].source
     nbtools.budget(path)  # a clear error for a notebook outside the course map
-    minutes = next(ch.reading_min for ch in CHAPTERS if ch.slug == path.stem)
+    minutes = next(m for ch in CHAPTERS for slug, m in ch.notebooks if slug == path.stem)
     assert f"**Estimated time.** Reading and exercises: {minutes} minutes. " in header, header
     assert f"CPU run time: under {nbtools.budget(path)} seconds" in header, header
 
@@ -76,16 +76,16 @@ def test_readme_run_times_are_the_recorded_ones() -> None:
     from lmcourse.course import CHAPTERS
 
     readme = build_notebooks.README.read_text(encoding="utf-8")
-    for ch in CHAPTERS:
-        copies = [folder / f"{ch.slug}.ipynb" for folder in (nbtools.SOLUTIONS, nbtools.CHAPTERS)]
+    for ch, slug in ((ch, slug) for ch in CHAPTERS for slug, _ in ch.notebooks):
+        copies = [folder / f"{slug}.ipynb" for folder in (nbtools.SOLUTIONS, nbtools.CHAPTERS)]
         if copies[0].exists():
             shown = build_notebooks.readme_run_time(max(read(p).metadata[nbtools.META]["run_seconds"] for p in copies))
             status = "ready"
         else:
             shown, status = f"≤ {ch.run_budget_s} s", "planned"
-        row = rf"^\| {ch.number} \| `{ch.slug}` \|(?:[^|\n]*\|){{3}} {shown} \| {status} \|$"
+        row = rf"^\| {ch.number} \| `{slug}` \|(?:[^|\n]*\|){{3}} {shown} \| {status} \|$"
         assert re.search(row, readme, re.M), (
-            f"README.md's row for {ch.slug} should show the run time {shown!r} and the status {status!r} "
+            f"README.md's row for {slug} should show the run time {shown!r} and the status {status!r} "
             "(python tools/build_notebooks.py writes them)")
 
 
@@ -93,7 +93,7 @@ def test_the_plan_keeps_the_suite_under_its_budget() -> None:
     """Every chapter's two copies at their full budget, two at a time, fit the suite's budget with room to spare."""
     from lmcourse.course import CHAPTERS
 
-    notebooks = 2 * sum(ch.run_budget_s for ch in CHAPTERS) / 2  # two copies each, two workers
+    notebooks = 2 * sum(ch.run_budget_s * len(ch.notebooks) for ch in CHAPTERS) / 2  # two copies each, two workers
     assert notebooks <= 0.6 * nbtools.SUITE_BUDGET_MIN * 60, f"{notebooks / 60:.1f} min of notebooks"
     assert all(0 < ch.run_budget_s <= nbtools.DEFAULT_BUDGET for ch in CHAPTERS)
 

@@ -194,3 +194,14 @@ def test_reliability_diagram_on_given_axes_with_the_counts() -> None:
     with pytest.raises(TypeError, match="histogram must be True or False"):
         cal.plot(histogram=1)  # type: ignore[arg-type]
     plt.close("all")
+
+
+def test_a_chapter_in_two_notebooks() -> None:
+    from lmcourse import course
+
+    assert course.chapter("06").notebooks == (("06_lstm", 75),)
+    eleven = course.chapter("11")
+    assert [slug for slug, _ in eleven.notebooks] == ["11_applications", "11_text_to_text"]
+    assert sum(m for _, m in eleven.notebooks) == eleven.reading_min
+    with pytest.raises(ValueError, match=r"its first part must be its slug '99_x' and the parts' minutes must add up"):
+        course.Chapter("99", "99_x", "X", (), 10, parts=(("99_x", 5), ("99_y", 4)))

@@ -1,8 +1,8 @@
-"""Checkers of chapter 11 (applications): exercises 11.1-11.4.
+"""Checkers of chapter 11 (applications): exercise 11.1 (in ``11_applications``) and 11.3-11.5 (``11_text_to_text``).
 
 The references are computed here, in a few lines each, not taken from the chapter's modules (``lmcourse.scores``,
-``lmcourse.retrieval``, ``lmcourse.seq2seq``): BLEU's clipped unigram precision (11.1), macro-F1 of a confusion matrix
-(11.2), one term's BM25 weight with Lucene's idf (11.3), and greedy decoding (11.4), which runs the learner's loop on a
+``lmcourse.retrieval``, ``lmcourse.seq2seq``): BLEU's clipped unigram precision (11.3), macro-F1 of a confusion matrix
+(11.1), one term's BM25 weight with Lucene's idf (11.4), and greedy decoding (11.5), which runs the learner's loop on a
 small deterministic stand-in for an encoder-decoder, :class:`_ReverseModel`. The inputs are shaped like the chapter's
 data (translations of Genesis into the Spanish of the Reina-Valera 1909, the authorship task's three classes of 60
 passages, the KJV's 31102 verses of about 25 words); an answer may return Python, numpy or torch numbers, float32 or
@@ -56,7 +56,7 @@ def _same_number(rel: float) -> Callable[[Any, Any], bool]:
     return same
 
 
-# --- 11.1 BLEU's clipped unigram precision -------------------------------------------------------------------------
+# --- 11.3 BLEU's clipped unigram precision -------------------------------------------------------------------------
 
 def _unigram(hypothesis: str, references: list[str], how: str = "right") -> float:
     """The clipped unigram precision of ``hypothesis`` against ``references`` (tokens: str.split(), case kept; each
@@ -152,7 +152,7 @@ def _unigram_cases() -> list[tuple[str, list[str]]]:
 
 @checker
 def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -> None:
-    """Exercise 11.1: ``unigram_precision(hypothesis, references)`` = BLEU's clipped unigram precision (Papineni et
+    """Exercise 11.3: ``unigram_precision(hypothesis, references)`` = BLEU's clipped unigram precision (Papineni et
     al. 2002): tokens by ``str.split()``, case kept; each hypothesis word counts at most as often as it occurs in the
     reference where it occurs most; the sum over the hypothesis's words divided by its number of tokens; 0 for an
     empty hypothesis.
@@ -165,7 +165,7 @@ def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -
     counts, dividing by a reference's length (recall), counting distinct words instead of tokens, lower-casing, only
     the first reference or only the best single one, splitting on ' ' instead of any whitespace.
     """
-    ex = "11.1 (unigram_precision)"
+    ex = "11.3 (unigram_precision)"
     cases = _unigram_cases()
     same = _same_number(1e-6)
     for i, (hypothesis, references) in enumerate(cases):
@@ -200,7 +200,7 @@ def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -
                "length: 'the' x 7 scores 2/7")
 
 
-# --- 11.2 macro-F1 ------------------------------------------------------------------------------------------------
+# --- 11.1 macro-F1 ------------------------------------------------------------------------------------------------
 
 def _f1s(confusion: Any, how: str = "right") -> Any:
     """Per-class F1 = 2TP / (2TP + FP + FN) of a confusion matrix (rows: true class, columns: predicted), 0 where
@@ -312,7 +312,7 @@ def _f1_cases() -> list[tuple[str, Any]]:
 
 @checker
 def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
-    """Exercise 11.2: ``macro_f1(confusion)`` = the unweighted mean over the classes of F1 = 2TP / (2TP + FP + FN) of
+    """Exercise 11.1: ``macro_f1(confusion)`` = the unweighted mean over the classes of F1 = 2TP / (2TP + FP + FN) of
     a square confusion matrix (rows: true class, columns: predicted), a class with 2TP + FP + FN = 0 scoring 0.
 
     Four matrices: the authorship task's 3 x 3 (60 passages per class) as a list of lists; an imbalanced 3 x 3 whose
@@ -322,7 +322,7 @@ def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
     recall, nan from a 0 / 0 left in (or dropped with nanmean), macro precision or recall alone, only the classes
     that were predicted, the Jaccard index, the sum instead of the mean.
     """
-    ex = "11.2 (macro_f1)"
+    ex = "11.1 (macro_f1)"
     cases = _f1_cases()
     same = _same_number(1e-6)
     for i, (what, confusion) in enumerate(cases):
@@ -357,7 +357,7 @@ def _same_array(values: Any, expected: Any) -> bool:
     return values.shape == expected.shape and bool(np.allclose(values, expected, rtol=1e-6, atol=1e-9))
 
 
-# --- 11.3 BM25 ----------------------------------------------------------------------------------------------------
+# --- 11.4 BM25 ----------------------------------------------------------------------------------------------------
 
 def _bm25(tf: float, df: float, n_docs: float, doc_len: float, avg_len: float, k1: float = 1.5, b: float = 0.75,
           how: str = "right") -> float:
@@ -433,7 +433,7 @@ def _bm25_cases() -> list[tuple[tuple[Any, ...], str]]:
 
 @checker
 def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
-    """Exercise 11.3: ``bm25_weight(tf, df, n_docs, doc_len, avg_len, k1=1.5, b=0.75)`` = idf * tf * (k1 + 1) / (tf +
+    """Exercise 11.4: ``bm25_weight(tf, df, n_docs, doc_len, avg_len, k1=1.5, b=0.75)`` = idf * tf * (k1 + 1) / (tf +
     k1 * (1 - b + b * doc_len / avg_len)) with Lucene's idf = ln(1 + (n_docs - df + 0.5) / (df + 0.5)).
 
     Five terms of the KJV (31102 verses of 25.6 words on average): 'and', in 20000 verses (more than half: the classic
@@ -443,7 +443,7 @@ def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
     classic idf without the 1 +, log10 or log2, the TF-IDF idf ln(N / df) or ln(1 + N / df), no length
     normalisation, the length ratio inverted, b and 1 - b swapped, no (k1 + 1), the k1 and b arguments ignored.
     """
-    ex = "11.3 (bm25_weight)"
+    ex = "11.4 (bm25_weight)"
     cases = _bm25_cases()
     same = _same_number(1e-5)
     for i, (args, what) in enumerate(cases):
@@ -472,7 +472,7 @@ def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
                "for 'and'")
 
 
-# --- 11.4 greedy decoding -----------------------------------------------------------------------------------------
+# --- 11.5 greedy decoding -----------------------------------------------------------------------------------------
 
 #: The stand-in model's vocabulary size, and the margin by which the intended token leads each row of its logits.
 _V, _MARGIN = 24, 3.0
@@ -668,7 +668,7 @@ def _ids_of(value: Any) -> Any:
 
 @checker
 def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
-    """Exercise 11.4: ``greedy_translate(model, src, bos, eos, max_len)`` = greedy decoding with an encoder-decoder:
+    """Exercise 11.5: ``greedy_translate(model, src, bos, eos, max_len)`` = greedy decoding with an encoder-decoder:
     ``memory = model.encode(src_tensor[None])``, then from tgt = [bos], ``model.decode(memory, src_tensor[None],
     tgt[None])`` and the argmax of the LAST position's logits appended, until eos (left out) or max_len tokens; the
     result without bos, as a list of ints.
@@ -681,7 +681,7 @@ def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
     argmax of position 0, the argmax of every position, only the latest token fed, sampling instead of the argmax
     (the result changes between calls), the batch dimension kept.
     """
-    ex = "11.4 (greedy_translate)"
+    ex = "11.5 (greedy_translate)"
     cases = _greedy_cases()
 
     def same(got: Any, theirs: Any) -> bool:
