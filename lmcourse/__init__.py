@@ -21,6 +21,9 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.evaluate`` units (bits, perplexity), per-target scores, calibration, verbatim copying
 - ``lmcourse.scores``   accuracy, confusion matrix, macro-F1; chrF from scratch, sacrebleu's BLEU and chrF; ROUGE-N, -L
 - ``lmcourse.retrieval`` word tokens, BM25 and TF-IDF search, recall@k, sentence splitting, extractive summaries
+- ``lmcourse.classify`` text classification three ways: an n-gram per label, a bag of n-grams, a fine-tuned Transformer
+- ``lmcourse.seq2seq``  an encoder-decoder Transformer with cross-attention, greedy translation, the dates task, a
+                        word-for-word baseline
 - ``lmcourse.checkpoints`` models and training states as safetensors files (never a pickle); the reference models
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails

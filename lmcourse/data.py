@@ -204,8 +204,8 @@ def load_text(name: str) -> str:
 
 
 def load_records(name: str) -> list[dict[str, str]]:
-    """The rows of a tab-separated dataset (``unit`` ``pairs``, ``labelled``, ``lexicon`` or ``testset``) as dicts keyed by its
-    header, every cell a str.
+    """The rows of a tab-separated dataset (``unit`` ``pairs``, ``labelled``, ``lexicon`` or ``testset``) as dicts
+    keyed by its header, every cell a str.
 
     Every row must have as many cells as the header; a short or long row is an error naming its line.
     Blank lines are skipped (as :class:`csv.DictReader` does).

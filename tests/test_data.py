@@ -205,7 +205,8 @@ def test_a_data_file_in_a_subfolder_is_fine(tiny_datasets: Path) -> None:
     ({"file": ""}, r"dataset 'story' has no file name \(got ''\)"),
     ({"sha256": "abc"}, r"dataset 'story' has no valid sha256 \(got 'abc'\); it must be the 64 lower-case hex digits"),
     ({"sha256": None}, r"dataset 'story' has no valid sha256 \(got None\)"),
-    ({"unit": "chars"}, r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled, lexicon, testset"),
+    ({"unit": "chars"},
+     r"dataset 'story' has unit 'chars'; it must be one of char, word, pairs, labelled, lexicon, testset"),
 ])
 def test_an_incomplete_manifest_entry_says_what_is_missing(tiny_datasets: Path, change: dict, why: str) -> None:
     edit_manifest(tiny_datasets, "story", **change)

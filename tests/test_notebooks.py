@@ -76,14 +76,14 @@ def test_readme_run_times_are_the_recorded_ones() -> None:
     from lmcourse.course import CHAPTERS
 
     readme = build_notebooks.README.read_text(encoding="utf-8")
-    for ch, slug in ((ch, slug) for ch in CHAPTERS for slug, _ in ch.notebooks):
+    for chapter, slug in ((c, s) for c in CHAPTERS for s, _ in c.notebooks):
         copies = [folder / f"{slug}.ipynb" for folder in (nbtools.SOLUTIONS, nbtools.CHAPTERS)]
         if copies[0].exists():
             shown = build_notebooks.readme_run_time(max(read(p).metadata[nbtools.META]["run_seconds"] for p in copies))
             status = "ready"
         else:
-            shown, status = f"≤ {ch.run_budget_s} s", "planned"
-        row = rf"^\| {ch.number} \| `{slug}` \|(?:[^|\n]*\|){{3}} {shown} \| {status} \|$"
+            shown, status = f"≤ {chapter.run_budget_s} s", "planned"
+        row = rf"^\| {chapter.number} \| `{slug}` \|(?:[^|\n]*\|){{3}} {shown} \| {status} \|$"
         assert re.search(row, readme, re.M), (
             f"README.md's row for {slug} should show the run time {shown!r} and the status {status!r} "
             "(python tools/build_notebooks.py writes them)")

@@ -264,7 +264,8 @@ def budget(path: Path) -> int:
         if path.stem in dict(ch.notebooks):
             return ch.run_budget_s
     raise NotebookError(f"{path.name} is not a chapter of the course map (lmcourse.course.CHAPTERS): "
-                        f"name it after one ({', '.join(s for c in CHAPTERS for s, _ in c.notebooks)}), or add it there with its budget")
+                        f"name it after one ({', '.join(s for c in CHAPTERS for s, _ in c.notebooks)}), or add it "
+                        "there with its budget")
 
 
 def trim_tracebacks(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:

@@ -60,7 +60,8 @@ def checked_rows(lines: list[str]) -> list[tuple[int, int, int, str]]:
     rows, next_first = [], 1
     for chapter, first, last, opening, summary in SUMMARIES:
         assert first == next_first <= last <= len(lines), f"chapter {chapter}: lines {first}-{last} leave a gap"
-        assert lines[first - 1].startswith(opening), f"chapter {chapter} starts {lines[first - 1][:60]!r}, not {opening!r}"
+        starts = lines[first - 1][:60]
+        assert lines[first - 1].startswith(opening), f"chapter {chapter} starts {starts!r}, not {opening!r}"
         assert "\t" not in summary and summary.strip() == summary and 50 <= len(summary.split()) <= 100, chapter
         rows.append((chapter, first, last, summary))
         next_first = last + 1
