@@ -1159,8 +1159,11 @@ RIGHT = {
     "ch10_top_p": top_p_filter,
     "ch10_ece": ece,
     "ch10_repetition": apply_penalty,
-    "ch11_unigram_precision": unigram_precision,
+    "ch11_confusion": lambda y_true, y_pred, labels: [[sum(t == a and p == b for t, p in zip(y_true, y_pred))
+                                                       for b in labels] for a in labels],
     "ch11_macro_f1": macro_f1,
+    "ch11_posterior": lambda ll, lp: torch.softmax(torch.as_tensor(ll + lp), dim=1),
+    "ch11_unigram_precision": unigram_precision,
     "ch11_bm25_weight": lambda tf, df, n, dl, avg, k1=1.5, b=0.75: math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (
         k1 + 1) / (tf + k1 * (1 - b + b * dl / avg)),
     "ch11_greedy": greedy_translate,

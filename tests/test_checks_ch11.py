@@ -23,7 +23,8 @@ def out_of(capsys: pytest.CaptureFixture[str]) -> str:
     return capsys.readouterr().out
 
 
-@pytest.mark.parametrize("name", ["ch11_unigram_precision", "ch11_macro_f1", "ch11_bm25_weight", "ch11_greedy"])
+@pytest.mark.parametrize("name", ["ch11_confusion", "ch11_macro_f1", "ch11_posterior", "ch11_unigram_precision",
+                                  "ch11_bm25_weight", "ch11_greedy"])
 def test_a_stub_is_reported_as_still_open(name: str) -> None:
     with pytest.raises(NotImplementedError, match=r"exercise 11.\d \(\w+\): stub is still the stub"):
         getattr(checks, name)(stub)
@@ -48,7 +49,7 @@ def test_the_checkers_leave_every_random_stream_alone() -> None:
     assert torch.equal(torch.get_rng_state(), before[0]) and np.array_equal(np.random.get_state()[1], before[1])
 
 
-# --- 11.3 unigram precision ---------------------------------------------------------------------------------------
+# --- 11.5 unigram precision ---------------------------------------------------------------------------------------
 
 
 def precision_counter(hypothesis: str, references: list[str]) -> float:
@@ -85,7 +86,7 @@ def precision_union(hypothesis: str, references: list[str]) -> np.float32:
                                    lambda h, refs: np.float64(precision_counter(h, refs))])
 def test_unigram_precision_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_unigram_precision(right)
-    assert out_of(capsys).startswith("✓ exercise 11.3 (unigram_precision) passed: each word counted at most")
+    assert out_of(capsys).startswith("✓ exercise 11.5 (unigram_precision) passed: each word counted at most")
 
 
 def unigram(how: str) -> Any:
@@ -157,7 +158,7 @@ def test_unigram_cases_hold_papineni_s_example() -> None:
     assert ch11_checks._unigram(*ch11_checks._unigram_cases()[1]) == pytest.approx(10 / 14)  # worked by hand
 
 
-# --- 11.1 macro-F1 ------------------------------------------------------------------------------------------------
+# --- 11.2 macro-F1 ------------------------------------------------------------------------------------------------
 
 
 def macro_f1_numpy(confusion: Any) -> float:
@@ -203,7 +204,7 @@ def macro_f1_via_p_and_r_guarded(confusion: Any) -> np.float32:
 @pytest.mark.parametrize("right", [macro_f1_numpy, macro_f1_torch, macro_f1_loops, macro_f1_via_p_and_r_guarded])
 def test_macro_f1_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_macro_f1(right)
-    assert out_of(capsys).startswith("✓ exercise 11.1 (macro_f1) passed: the plain mean of 2TP / (2TP + FP + FN)")
+    assert out_of(capsys).startswith("✓ exercise 11.2 (macro_f1) passed: the plain mean of 2TP / (2TP + FP + FN)")
 
 
 def macro(how: str) -> Any:
@@ -273,7 +274,237 @@ def test_macro_f1_cases_are_worked_by_hand() -> None:
     assert ch11_checks._macro(cases[2]) == pytest.approx((40 / 46 + 30 / 44 + 60 / 70 + 0) / 4)  # the empty class: 0
 
 
-# --- 11.4 BM25 ----------------------------------------------------------------------------------------------------
+# --- 11.1 a confusion matrix --------------------------------------------------------------------------------------
+
+
+def confusion_numpy(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    index = {label: i for i, label in enumerate(labels)}
+    c = np.zeros((len(labels), len(labels)), dtype=np.int64)
+    for t, p in zip(y_true, y_pred):
+        c[index[t], index[p]] += 1
+    return c
+
+
+def confusion_torch(y_true: list[str], y_pred: list[str], labels: list[str]) -> torch.Tensor:
+    L = len(labels)
+    t = torch.tensor([labels.index(y) for y in y_true])
+    p = torch.tensor([labels.index(y) for y in y_pred])
+    return torch.bincount(t * L + p, minlength=L * L).reshape(L, L)
+
+
+def confusion_lists(y_true: list[str], y_pred: list[str], labels: list[str]) -> list[list[int]]:
+    pairs = Counter(zip(y_true, y_pred))
+    return [[pairs[(t, p)] for p in labels] for t in labels]
+
+
+def confusion_floats(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    c = np.zeros((len(labels), len(labels)))  # float64 counts: whole numbers, accepted
+    np.add.at(c, ([labels.index(t) for t in y_true], [labels.index(p) for p in y_pred]), 1)
+    return c
+
+
+@pytest.mark.parametrize("right", [confusion_numpy, confusion_torch, confusion_lists, confusion_floats,
+                                   lambda t, p, labels: torch.from_numpy(confusion_numpy(t, p, labels)).float()])
+def test_confusion_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch11_confusion(right)
+    assert out_of(capsys).startswith("✓ exercise 11.1 (confusion_matrix) passed: rows the true label, columns the "
+                                     "predicted one")
+
+
+def confusion(how: str) -> Any:
+    def wrong(y_true: list[str], y_pred: list[str], labels: list[str]) -> Any:
+        return ch11_checks._confusion(y_true, y_pred, labels, how)
+
+    return wrong
+
+
+def confusion_transposed(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    return confusion_numpy(y_pred, y_true, labels)
+
+
+def confusion_from_the_data(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    return confusion_numpy(y_true, y_pred, sorted(set(y_true) | set(y_pred)))
+
+
+def confusion_unique(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    return confusion_numpy(y_true, y_pred, list(np.unique(labels)))
+
+
+def confusion_sorting_labels(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    labels.sort()
+    return confusion_numpy(y_true, y_pred, labels)
+
+
+def confusion_row_fractions(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    c = confusion_numpy(y_true, y_pred, labels)
+    return c / c.sum(axis=1, keepdims=True)
+
+
+def confusion_predicted_columns_only(y_true: list[str], y_pred: list[str], labels: list[str]) -> list[list[int]]:
+    pairs = Counter(zip(y_true, y_pred))
+    return [[pairs[(t, p)] for p in labels if p in y_pred] for t in labels]
+
+
+def confusion_sized_by_predictions(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    L = len(set(y_pred))
+    c = np.zeros((L, L), dtype=int)
+    for t, p in zip(y_true, y_pred):
+        c[labels.index(t), labels.index(p)] += 1
+    return c
+
+
+def confusion_indexed_by_the_truth(y_true: list[str], y_pred: list[str], labels: list[str]) -> np.ndarray:
+    index = {label: labels.index(label) for label in set(y_true)}  # a label never true has no entry
+    c = np.zeros((len(labels), len(labels)), dtype=int)
+    for t, p in zip(y_true, y_pred):
+        c[index[t], index[p]] += 1
+    return c
+
+
+@pytest.mark.parametrize("wrong,why", [
+    (confusion("transposed"), r"12 passages(.|\n)*expected: \[\[3, 1, 0\], \[2, 2, 1\], \[0, 0, 3\]\]\n  got:      "
+                              r"\[\[3, 2, 0\], \[1, 2, 0\], \[0, 1, 3\]\](.|\n)*Yours is the transpose"),
+    (confusion_transposed, r"rows are the TRUE label, columns the PREDICTED one"),
+    (confusion("sorted"), r"in the order of labels as given(.|\n)*yours sorts them alphabetically"),
+    (confusion_from_the_data, r"yours sorts them alphabetically"),
+    (confusion_unique, r"yours sorts them alphabetically"),
+    (confusion("appearance"), r"yours takes them in the order they first occur"),
+    (confusion("diagonal"), r"Yours counts only the right predictions"),
+    (lambda t, p, labels: np.diag(np.diag(confusion_numpy(t, p, labels))), r"counts only the right predictions"),
+    (confusion("errors only"), r"Yours counts only the errors"),
+    (confusion("normalised"), r"count the passages(.|\n)*yours holds fractions"),
+    (confusion_row_fractions, r"yours holds fractions"),
+    (confusion("normalised columns"), r"yours holds fractions"),
+    (confusion("fractions"), r"yours holds fractions"),
+    (confusion_predicted_columns_only, r"'austen' never predicted(.|\n)*wrong shape\n  expected: shape \(3, 3\)\n"
+                                       r"  got:      shape \(3, 2\)(.|\n)*every label in labels gets its row and its "
+                                       r"column"),
+    (lambda t, p, labels: confusion_numpy(t, p, labels)[:2, :2], r"wrong shape(.|\n)*make the matrix len\(labels\)"),
+    (confusion_sized_by_predictions, r"raised IndexError(.|\n)*here 'kjv' is never the true label and 'austen' never "
+                                     r"predicted"),
+    (confusion_indexed_by_the_truth, r"raised KeyError(.|\n)*find a label's row and column by its position in labels"),
+    (confusion_sorting_labels, r"changed labels(.|\n)*don't modify them \(labels changed\)"),
+    (lambda t, p, labels: {(a, b): 1 for a, b in zip(t, p)}, r"should return an 3 x 3 matrix of counts(.|\n)*a dict"),
+    (lambda t, p, labels: confusion_numpy(t, p, labels) + np.eye(3, dtype=int), r"hint:     index = \{label: i"),
+    (confusion_numpy, None),
+])
+def test_confusion_names_the_mistake(wrong: Any, why: str | None) -> None:
+    expect(checks.ch11_confusion, wrong, why)
+
+
+def test_confusion_cases_tell_the_mistakes_apart() -> None:
+    cases = [(t, p, labels) for t, p, labels, _ in ch11_checks._confusion_cases()]
+    right = [ch11_checks._confusion(*args) for args in cases]
+    assert not np.array_equal(right[0], right[0].T)  # the transpose differs
+    assert right[1][2].sum() == 0 and right[1][:, 1].sum() == 0  # 'kjv' never true, 'austen' never predicted
+    for how, mistake in ch11_checks._CONFUSION_MISTAKES.items():
+        assert not all(np.array_equal(mistake(*args), r, equal_nan=True) for args, r in zip(cases, right)), how
+    assert right[2].tolist() == [[5, 1, 0], [0, 4, 2], [1, 0, 5]]  # labels kjv, shakespeare, austen: worked by hand
+
+
+# --- 11.3 the posterior over the labels -----------------------------------------------------------------------------
+
+
+def posterior_numpy(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+    s = log_likelihoods + log_priors
+    p = np.exp(s - s.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def posterior_float32(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> torch.Tensor:
+    s = torch.tensor(log_likelihoods.tolist()) + torch.tensor(log_priors.tolist())  # float32 from lists
+    return torch.softmax(s, dim=1)
+
+
+def posterior_logsumexp(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> list[list[float]]:
+    s = torch.as_tensor(log_likelihoods) + torch.as_tensor(log_priors)
+    return (s - torch.logsumexp(s, dim=1, keepdim=True)).exp().tolist()
+
+
+def posterior_priors_after(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+    """A stable softmax of the likelihoods, then the priors as probabilities, renormalised: the same numbers."""
+    p = posterior_numpy(log_likelihoods, np.zeros_like(log_priors)) * np.exp(log_priors)
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+@pytest.mark.parametrize("right", [posterior_numpy, posterior_float32, posterior_logsumexp, posterior_priors_after,
+                                   lambda ll, lp: torch.softmax(torch.from_numpy(ll + lp), dim=-1)])
+def test_posterior_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch11_posterior(right)
+    assert out_of(capsys).startswith("✓ exercise 11.3 (posterior) passed: softmax over the labels of log-likelihood")
+
+
+def posterior(how: str) -> Any:
+    def wrong(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> Any:
+        return ch11_checks._posterior(log_likelihoods, log_priors, how)
+
+    return wrong
+
+
+def posterior_naive(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+    p = np.exp(log_likelihoods + log_priors)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def posterior_naive_float32(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> torch.Tensor:
+    p = torch.exp(torch.tensor(log_likelihoods.tolist()) + torch.tensor(log_priors.tolist()))
+    return p / p.sum(dim=1, keepdim=True)
+
+
+def posterior_in_place(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+    s = log_likelihoods
+    s += log_priors
+    return posterior_numpy(s, np.zeros_like(log_priors))
+
+
+def posterior_squeezed(log_likelihoods: np.ndarray, log_priors: np.ndarray) -> np.ndarray:
+    return posterior_numpy(log_likelihoods, log_priors).squeeze()
+
+
+@pytest.mark.parametrize("wrong,why", [
+    (posterior("no priors"), r"4 passages(.|\n)*Yours leaves the priors out"),
+    (lambda ll, lp: torch.softmax(torch.from_numpy(ll), dim=1), r"add the log priors before normalising"),
+    (posterior("naive exp"), r"got:      (.|\n)*nan(.|\n)*exp\(-870\)(.|\n)*Subtract each row's maximum"),
+    (posterior_naive, r"underflows(.|\n)*log-sum-exp"),
+    (posterior_naive_float32, r"underflows(.|\n)*log-sum-exp"),
+    (posterior("axis 0"), r"Yours normalises each column"),
+    (lambda ll, lp: torch.softmax(torch.from_numpy(ll + lp), dim=0), r"normalise over the LABELS"),
+    (posterior("all"), r"Yours normalises over the whole matrix"),
+    (posterior("log"), r"return probabilities, not their logs"),
+    (lambda ll, lp: torch.log_softmax(torch.from_numpy(ll + lp), dim=1), r"not their logs"),
+    (posterior("plus priors"), r"Yours adds the priors themselves"),
+    (posterior("times log priors"), r"Yours multiplies the log-likelihoods by the log priors"),
+    (posterior("probabilities times log priors"), r"Yours multiplies the likelihoods by the LOG priors"),
+    (posterior("sum of logs"), r"a log-likelihood is not a probability: divide exp"),
+    (lambda ll, lp: (ll + lp) / (ll + lp).sum(axis=1, keepdims=True), r"not a probability"),
+    (posterior("sum of logs, no priors"), r"the priors belong in the sum"),
+    (posterior_in_place, r"changed log_likelihoods(.|\n)*don't modify them \(log_likelihoods changed\)"),
+    (lambda ll, lp: posterior_numpy(ll, lp).T, r"wrong shape(.|\n)*yours is\s+transposed"),
+    (lambda ll, lp: (ll + lp).argmax(axis=1), r"wrong shape(.|\n)*not only\s+the best label"),
+    (posterior_squeezed, r"1 passage(.|\n)*wrong shape(.|\n)*keep the passage dimension"),
+    (lambda ll, lp: "shakespeare", r"should return an array of probabilities"),
+    (lambda ll, lp: posterior_numpy(ll, lp) * 0.99, r"hint:     s = log_likelihoods \+ log_priors"),
+    (posterior_numpy, None),
+])
+def test_posterior_names_the_mistake(wrong: Any, why: str | None) -> None:
+    expect(checks.ch11_posterior, wrong, why)
+
+
+def test_posterior_cases_underflow_and_let_the_priors_decide() -> None:
+    cases = [(ll, lp) for ll, lp, _ in ch11_checks._posterior_cases()]
+    with np.errstate(all="ignore"):
+        assert np.isnan(posterior_naive(*cases[0])).any() and np.isnan(posterior_naive(*cases[2])).all()
+    ll, lp = cases[1]
+    assert ((ll + lp).argmax(axis=1) != ll.argmax(axis=1)).sum() == 2  # the priors change two argmaxes
+    for ll, lp in cases:
+        assert np.allclose(ch11_checks._posterior(ll, lp).sum(axis=1), 1)
+        assert np.allclose(ch11_checks._posterior(ll, lp), torch.softmax(torch.from_numpy(ll + lp), dim=1).numpy())
+    for how, mistake in ch11_checks._POSTERIOR_MISTAKES.items():
+        assert any(not np.allclose(mistake(*args), ch11_checks._posterior(*args), atol=1e-4, equal_nan=True)
+                   for args in cases), how
+
+
+# --- 11.6 BM25 ----------------------------------------------------------------------------------------------------
 
 
 def bm25_math(tf: int, df: int, n_docs: int, doc_len: int, avg_len: float, k1: float = 1.5, b: float = 0.75) -> float:
@@ -296,7 +527,7 @@ def bm25_torch(tf: int, df: int, n_docs: int, doc_len: int, avg_len: float, k1: 
 ])
 def test_bm25_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_bm25_weight(right)
-    assert out_of(capsys).startswith("✓ exercise 11.4 (bm25_weight) passed: idf * tf * (k1 + 1)")
+    assert out_of(capsys).startswith("✓ exercise 11.6 (bm25_weight) passed: idf * tf * (k1 + 1)")
 
 
 def bm25(how: str) -> Any:
@@ -340,7 +571,7 @@ def test_bm25_cases_make_the_classic_idf_negative_and_tf_0_zero() -> None:
     assert bm25_math(1, 1, 3, 4, 4.0) == pytest.approx(math.log(1 + 2.5 / 1.5))  # average length, tf 1: the idf
 
 
-# --- 11.5 greedy decoding -----------------------------------------------------------------------------------------
+# --- 11.7 greedy decoding -----------------------------------------------------------------------------------------
 
 
 def greedy_list(model: Any, src: list[int], bos: int, eos: int, max_len: int) -> list[int]:
@@ -389,7 +620,7 @@ def greedy_numpy(model: Any, src: list[int], bos: int, eos: int, max_len: int) -
                                    lambda *args: np.array(greedy_list(*args), dtype=np.int32)])
 def test_greedy_accepts_right_answers(right: Any, capsys: pytest.CaptureFixture[str]) -> None:
     checks.ch11_greedy(right)
-    assert out_of(capsys).startswith("✓ exercise 11.5 (greedy_translate) passed: the argmax of the last position")
+    assert out_of(capsys).startswith("✓ exercise 11.7 (greedy_translate) passed: the argmax of the last position")
 
 
 def greedy(how: str) -> Any:

@@ -1,12 +1,15 @@
-"""Checkers of chapter 11 (applications): exercise 11.1 (in ``11_applications``) and 11.3-11.5 (``11_text_to_text``).
+"""Checkers of chapter 11 (applications): exercises 11.1-11.3 (in ``11_applications``) and 11.5-11.7
+(``11_text_to_text``).
 
 The references are computed here, in a few lines each, not taken from the chapter's modules (``lmcourse.scores``,
-``lmcourse.retrieval``, ``lmcourse.seq2seq``): BLEU's clipped unigram precision (11.3), macro-F1 of a confusion matrix
-(11.1), one term's BM25 weight with Lucene's idf (11.4), and greedy decoding (11.5), which runs the learner's loop on a
-small deterministic stand-in for an encoder-decoder, :class:`_ReverseModel`. The inputs are shaped like the chapter's
-data (translations of Genesis into the Spanish of the Reina-Valera 1909, the authorship task's three classes of 60
-passages, the KJV's 31102 verses of about 25 words); an answer may return Python, numpy or torch numbers, float32 or
-float64. The typical mistakes are computed (in float64) to tell which one an answer makes.
+``lmcourse.retrieval``, ``lmcourse.seq2seq``): a confusion matrix of the authorship task's labels (11.1), macro-F1 of
+a confusion matrix (11.2), the posterior over the labels by Bayes' rule from the language models' log-likelihoods
+(11.3), BLEU's clipped unigram precision (11.5), one term's BM25 weight with Lucene's idf (11.6), and greedy decoding
+(11.7), which runs the learner's loop on a small deterministic stand-in for an encoder-decoder, :class:`_ReverseModel`.
+The inputs are shaped like the chapter's data (the authorship task's three labels shakespeare, austen and kjv, its
+classes of 60 passages and their log-likelihoods of hundreds of nats, translations of Genesis into the Spanish of the
+Reina-Valera 1909, the KJV's 31102 verses of about 25 words); an answer may return Python, numpy or torch numbers,
+float32 or float64. The typical mistakes are computed (in float64) to tell which one an answer makes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from lmcourse.checks.core import (
     _changed_hint,
     _copy,
     _f64,
+    _floats,
     _kind,
     _match_mistake,
     _numbers,
@@ -56,7 +60,7 @@ def _same_number(rel: float) -> Callable[[Any, Any], bool]:
     return same
 
 
-# --- 11.3 BLEU's clipped unigram precision -------------------------------------------------------------------------
+# --- 11.5 BLEU's clipped unigram precision -------------------------------------------------------------------------
 
 def _unigram(hypothesis: str, references: list[str], how: str = "right") -> float:
     """The clipped unigram precision of ``hypothesis`` against ``references`` (tokens: str.split(), case kept; each
@@ -152,7 +156,7 @@ def _unigram_cases() -> list[tuple[str, list[str]]]:
 
 @checker
 def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -> None:
-    """Exercise 11.3: ``unigram_precision(hypothesis, references)`` = BLEU's clipped unigram precision (Papineni et
+    """Exercise 11.5: ``unigram_precision(hypothesis, references)`` = BLEU's clipped unigram precision (Papineni et
     al. 2002): tokens by ``str.split()``, case kept; each hypothesis word counts at most as often as it occurs in the
     reference where it occurs most; the sum over the hypothesis's words divided by its number of tokens; 0 for an
     empty hypothesis.
@@ -165,7 +169,7 @@ def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -
     counts, dividing by a reference's length (recall), counting distinct words instead of tokens, lower-casing, only
     the first reference or only the best single one, splitting on ' ' instead of any whitespace.
     """
-    ex = "11.3 (unigram_precision)"
+    ex = "11.5 (unigram_precision)"
     cases = _unigram_cases()
     same = _same_number(1e-6)
     for i, (hypothesis, references) in enumerate(cases):
@@ -200,7 +204,151 @@ def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -
                "length: 'the' x 7 scores 2/7")
 
 
-# --- 11.1 macro-F1 ------------------------------------------------------------------------------------------------
+# --- 11.1 a confusion matrix --------------------------------------------------------------------------------------
+
+def _confusion(y_true: list[str], y_pred: list[str], labels: list[str], how: str = "right") -> Any:
+    """The confusion matrix of ``y_pred`` against ``y_true`` (float64 counts; rows: the true label, columns: the
+    predicted one, both in the order of ``labels``), or one of the typical mistakes, by ``how``."""
+    import numpy as np
+
+    order = {"sorted": sorted(labels), "appearance": list(dict.fromkeys([*y_true, *y_pred]))}.get(how, labels)
+    index = {label: i for i, label in enumerate(order)}
+    c = np.zeros((len(order), len(order)))
+    for t, p in zip(y_true, y_pred):
+        c[index[t], index[p]] += 1
+    with np.errstate(all="ignore"):
+        return {"transposed": c.T, "diagonal": np.diag(np.diag(c)), "errors only": c - np.diag(np.diag(c)),
+                "normalised": c / c.sum(axis=1, keepdims=True),
+                "normalised, 0": np.where(c.sum(axis=1, keepdims=True) > 0, c / c.sum(axis=1, keepdims=True), 0.0),
+                "normalised columns": c / c.sum(axis=0, keepdims=True),
+                "fractions": c / c.sum()}.get(how, c)
+
+
+_CONFUSION_MISTAKES: dict[str, Callable[..., Any]] = {
+    how: (lambda kind: lambda y_true, y_pred, labels: _confusion(y_true, y_pred, labels, kind))(how)
+    for how in ("transposed", "sorted", "appearance", "diagonal", "errors only", "normalised", "normalised, 0",
+                "normalised columns", "fractions")
+}
+
+_ORDER_HINT = ("put the rows and the columns in the order of labels as given (index = {label: i for i, label in "
+               "enumerate(labels)}), so that row k and column k are labels[k]: ")
+_FRACTIONS_HINT = ("count the passages: entry [t, p] is HOW MANY passages of true label t were predicted p, a whole "
+                   "number; yours holds fractions. Normalising is a separate step (and the next exercise's macro-F1 "
+                   "needs the counts).")
+
+_CONFUSION_HINTS = {
+    "transposed": "rows are the TRUE label, columns the PREDICTED one: C[index[t], index[p]] += 1 for each pair (t, "
+                  "p) of zip(y_true, y_pred). Yours is the transpose, rows predicted and columns true (sklearn's "
+                  "convention is rows true, too).",
+    "sorted": _ORDER_HINT + "yours sorts them alphabetically (sorted(...), set(...) or np.unique(...) of the labels).",
+    "appearance": _ORDER_HINT + "yours takes them in the order they first occur in y_true and y_pred.",
+    "diagonal": "count every passage in the row of its true label and the column of its predicted one: the "
+                "misclassified passages go off the diagonal. Yours counts only the right predictions.",
+    "errors only": "count the right predictions too: they are the diagonal, C[k, k] = the passages of label k "
+                   "predicted k. Yours counts only the errors (its diagonal is 0).",
+    "normalised": _FRACTIONS_HINT,
+    "normalised, 0": _FRACTIONS_HINT,
+    "normalised columns": _FRACTIONS_HINT,
+    "fractions": _FRACTIONS_HINT,
+}
+
+_CONFUSION_RULE = ("index = {label: i for i, label in enumerate(labels)}; C = an L x L array of zeros; for t, p in "
+                   "zip(y_true, y_pred): C[index[t], index[p]] += 1 (rows: true label, columns: predicted).")
+
+_AUTHORS = ["shakespeare", "austen", "kjv"]
+
+
+def _confusion_cases() -> list[tuple[list[str], list[str], list[str], str]]:
+    """(y_true, y_pred, labels, what) like the chapter's authorship task: 12 passages whose matrix is not symmetric
+    (so its transpose differs) and whose labels are not in alphabetical order; 8 passages where 'kjv' is never the
+    true label and 'austen' never predicted (its row and its column still belong in the matrix); 18 passages with the
+    labels in another order."""
+    s, a, k = _AUTHORS
+    return [
+        ([k, s, a, s, k, a, s, a, k, a, s, a], [k, s, a, a, k, s, s, a, k, k, s, s], list(_AUTHORS),
+         "confusion_matrix(12 passages, labels=['shakespeare', 'austen', 'kjv'])"),
+        ([s, a, s, a, s, a, s, a], [s, s, k, k, s, s, s, k], list(_AUTHORS),
+         "confusion_matrix(8 passages: 'kjv' never true, 'austen' never predicted, labels=['shakespeare', 'austen', "
+         "'kjv'])"),
+        ([s, a, k, s, a, k, s, a, k, s, a, k, s, a, k, s, a, k], [s, a, k, s, a, k, a, a, k, s, a, k, s, k, s, a, a, k],
+         [k, s, a], "confusion_matrix(18 passages, labels=['kjv', 'shakespeare', 'austen'])"),
+    ]
+
+
+def _counts_close(got: Any, theirs: Any) -> bool:
+    """A ``same`` for the confusion matrix: an array of numbers of ``theirs``'s shape, equal to it (nan where it has
+    nan; fractions within 1e-6)."""
+    import numpy as np
+
+    values = _floats(got)
+    return values is not None and values.shape == np.shape(theirs) and bool(
+        np.allclose(values, theirs, rtol=0, atol=1e-6, equal_nan=True))
+
+
+@checker
+def ch11_confusion(confusion_matrix: Callable[[list[str], list[str], list[str]], Any]) -> None:
+    """Exercise 11.1: ``confusion_matrix(y_true, y_pred, labels)`` = the L x L counts C[i, j] = the number of passages
+    whose true label is labels[i] and whose predicted label is labels[j] (rows: true, columns: predicted, both in the
+    order of ``labels``); y_true and y_pred are lists of label strings of one length.
+
+    Three cases of the authorship task (shakespeare, austen, kjv): 12 passages with a matrix that is not symmetric and
+    labels not in alphabetical order; 8 passages where 'kjv' is never the true label and 'austen' never predicted
+    (both keep their row and column); 18 passages with the labels in the order kjv, shakespeare, austen. The answer
+    is a list of lists, a numpy array or a torch tensor of ints (or of whole-valued floats); the inputs must be left
+    as they were. The hint names the mistake: the transpose (rows predicted), the labels sorted or in their order of
+    appearance, only the diagonal, only the errors, fractions (rows, columns or all normalised) instead of counts, a
+    row or column missing for a label that never occurs, a crash on such a label.
+    """
+    import numpy as np
+
+    ex = "11.1 (confusion_matrix)"
+    cases = _confusion_cases()
+    for i, (y_true, y_pred, labels, what) in enumerate(cases):
+        given = (list(y_true), list(y_pred), list(labels))
+
+        def crash_hint(err: Exception, gaps: bool = i == 1) -> str:
+            if gaps and isinstance(err, (KeyError, IndexError, ValueError)):
+                return ("every label in labels gets its row and its column, even one that never occurs: here 'kjv' "
+                        "is never the true label and 'austen' never predicted. Make the matrix len(labels) x "
+                        "len(labels) and find a label's row and column by its position in labels, not in the data.")
+            return f"y_true and y_pred are lists of str, labels a list of str; {_CONFUSION_RULE}"
+
+        with _quiet_numerics():
+            got = call(ex, confusion_matrix, *given, hint=crash_hint)
+        changed = [name for name, a, b in zip(("y_true", "y_pred", "labels"), given, (y_true, y_pred, labels))
+                   if a != b]
+        if changed:
+            fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
+                 Description(f"changed {', '.join(changed)}"),
+                 _changed_hint(changed, "order = sorted(labels) (a new list)", _WRITES))
+        expected = _confusion(y_true, y_pred, labels)
+        shown = expected.astype(int).tolist()
+        values = _floats(got)
+        if values is not None and values.shape == expected.shape and np.array_equal(values, expected):
+            continue
+        L = len(labels)
+        if values is None:
+            fail(ex, f"{what} should return an {L} x {L} matrix of counts", shown, Description(_kind(got)),
+                 "return a list of lists, a numpy array or a torch tensor of ints: " + _CONFUSION_RULE)
+        if values.shape != expected.shape:
+            hint = (f"make the matrix len(labels) x len(labels) = {L} x {L}: every label in labels gets its row and "
+                    "its column, in the order of labels, even a label that never occurs in y_true or is never "
+                    "predicted (its row or column is then zeros).")
+            fail(ex, f"{what}: wrong shape", Description(f"shape {expected.shape}"),
+                 Description(f"shape {values.shape}"), hint)
+        others = [(list(t), list(p), list(lab)) for j, (t, p, lab, _) in enumerate(cases) if j != i]
+        mistake = _match_mistake(got, (y_true, y_pred, labels), confusion_matrix, others, _CONFUSION_MISTAKES,
+                                 _counts_close, confirm=True)
+        hint = _CONFUSION_HINTS.get(mistake or "", _CONFUSION_RULE)
+        whole = bool(np.all(np.isfinite(values)) and np.array_equal(values, np.round(values)))
+        if mistake is None and not whole:
+            hint = _FRACTIONS_HINT
+        fail(ex, what, shown, np.round(values, 6).tolist() if not whole else values.astype(int).tolist(), hint)
+    passed(ex, "rows the true label, columns the predicted one, in the order of labels, a row and a column for "
+               "every label")
+
+
+# --- 11.2 macro-F1 ------------------------------------------------------------------------------------------------
 
 def _f1s(confusion: Any, how: str = "right") -> Any:
     """Per-class F1 = 2TP / (2TP + FP + FN) of a confusion matrix (rows: true class, columns: predicted), 0 where
@@ -312,7 +460,7 @@ def _f1_cases() -> list[tuple[str, Any]]:
 
 @checker
 def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
-    """Exercise 11.1: ``macro_f1(confusion)`` = the unweighted mean over the classes of F1 = 2TP / (2TP + FP + FN) of
+    """Exercise 11.2: ``macro_f1(confusion)`` = the unweighted mean over the classes of F1 = 2TP / (2TP + FP + FN) of
     a square confusion matrix (rows: true class, columns: predicted), a class with 2TP + FP + FN = 0 scoring 0.
 
     Four matrices: the authorship task's 3 x 3 (60 passages per class) as a list of lists; an imbalanced 3 x 3 whose
@@ -322,7 +470,7 @@ def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
     recall, nan from a 0 / 0 left in (or dropped with nanmean), macro precision or recall alone, only the classes
     that were predicted, the Jaccard index, the sum instead of the mean.
     """
-    ex = "11.1 (macro_f1)"
+    ex = "11.2 (macro_f1)"
     cases = _f1_cases()
     same = _same_number(1e-6)
     for i, (what, confusion) in enumerate(cases):
@@ -357,7 +505,182 @@ def _same_array(values: Any, expected: Any) -> bool:
     return values.shape == expected.shape and bool(np.allclose(values, expected, rtol=1e-6, atol=1e-9))
 
 
-# --- 11.4 BM25 ----------------------------------------------------------------------------------------------------
+# --- 11.3 Bayes' rule over the language models' log-likelihoods ----------------------------------------------------
+
+def _posterior(log_likelihoods: Any, log_priors: Any, how: str = "right") -> Any:
+    """p(label | passage) = softmax over the labels (axis 1) of log_likelihoods + log_priors, computed stably in
+    float64; or one of the typical mistakes, by ``how``."""
+    import numpy as np
+
+    ll, lp = _f64(log_likelihoods), _f64(log_priors)
+    s = {"no priors": ll, "plus priors": ll + np.exp(lp), "times log priors": ll * lp}.get(how, ll + lp)
+    with np.errstate(all="ignore"):
+        if how == "naive exp":
+            return np.exp(s) / np.exp(s).sum(axis=1, keepdims=True)
+        if how in ("sum of logs", "sum of logs, no priors"):
+            s = ll if how.endswith("no priors") else s
+            return s / s.sum(axis=1, keepdims=True)
+        axis = {"axis 0": 0, "all": None}.get(how, 1)
+        m = s.max(axis=axis, keepdims=True)
+        log_z = m + np.log(np.exp(s - m).sum(axis=axis, keepdims=True))
+        if how == "log":
+            return s - log_z
+        p = np.exp(s - log_z)
+        if how == "probabilities times log priors":
+            p = np.exp(ll - ll.max(axis=1, keepdims=True)) * lp
+            return p / p.sum(axis=1, keepdims=True)
+        return p
+
+
+_POSTERIOR_MISTAKES: dict[str, Callable[..., Any]] = {
+    how: (lambda kind: lambda ll, lp: _posterior(ll, lp, kind))(how)
+    for how in ("no priors", "naive exp", "axis 0", "all", "log", "plus priors", "times log priors",
+                "probabilities times log priors", "sum of logs", "sum of logs, no priors")
+}
+
+_UNDERFLOW_HINT = ("exp() of these log-likelihoods underflows: a double cannot hold exp(-746) or less (a float32 not "
+                   "even exp(-104)), so exp(-870) is 0.0 and a row of such numbers gives 0 / 0 = nan. Subtract each "
+                   "row's maximum before exp() (the log-sum-exp trick): s = log_likelihoods + log_priors; p = "
+                   "np.exp(s - s.max(axis=1, keepdims=True)); p / p.sum(axis=1, keepdims=True), the same distribution "
+                   "without the underflow (torch.softmax(s, dim=1) does this too).")
+_PRIORS_IN_LOGS_HINT = ("add the LOG priors to the log-likelihoods: ln p(y | x) = ln p(x | y) + ln p(y) - ln p(x), "
+                        "so the score is log_likelihoods + log_priors (a product of probabilities is a sum of logs). ")
+
+_POSTERIOR_HINTS = {
+    "no priors": "add the log priors before normalising: p(y | x) is proportional to p(x | y) p(y), so softmax(log_"
+                 "likelihoods + log_priors, axis 1). Yours leaves the priors out, which is right only when they are "
+                 "equal.",
+    "naive exp": _UNDERFLOW_HINT,
+    "axis 0": "normalise over the LABELS, each row (axis=1, dim=1): a passage's posterior sums to 1 over its "
+              "labels. Yours normalises each column, over the passages.",
+    "all": "normalise each row on its own (axis=1, keepdims=True): a passage's posterior sums to 1 over its labels. "
+           "Yours normalises over the whole matrix, so all the passages together sum to 1.",
+    "log": "return probabilities, not their logs: exponentiate the log-posterior (log_softmax) or use the softmax "
+           "itself. Each row of the result should sum to 1.",
+    "plus priors": _PRIORS_IN_LOGS_HINT + "Yours adds the priors themselves, np.exp(log_priors).",
+    "times log priors": _PRIORS_IN_LOGS_HINT + "Yours multiplies the log-likelihoods by the log priors.",
+    "probabilities times log priors": _PRIORS_IN_LOGS_HINT + "Yours multiplies the likelihoods by the LOG priors, "
+                                                             "which are negative, so a rarer label weighs more.",
+    "sum of logs": "a log-likelihood is not a probability: divide exp(scores) by their sum, not the scores "
+                   "themselves by theirs. s = log_likelihoods + log_priors; p = exp(s - row max); p / p.sum(axis=1, "
+                   "keepdims=True).",
+    "sum of logs, no priors": "a log-likelihood is not a probability, and the priors belong in the sum: s = "
+                              "log_likelihoods + log_priors; p = exp(s - row max); p / p.sum(axis=1, keepdims=True).",
+}
+
+_POSTERIOR_RULE = ("s = log_likelihoods + log_priors (the priors broadcast over the rows); p = np.exp(s - "
+                   "s.max(axis=1, keepdims=True)); return p / p.sum(axis=1, keepdims=True): softmax over the labels, "
+                   "each row summing to 1.")
+
+#: How an answer writes into the caller's arrays.
+_WRITES_ARRAYS = ("s = log_likelihoods; s += log_priors, or s -= s.max(...), changes the array itself (a name is not "
+                  "a copy), and so does a torch method ending in _ on torch.from_numpy(...), which shares its memory.")
+
+
+def _posterior_cases() -> list[tuple[Any, Any, str]]:
+    """(log_likelihoods (N, L), log_priors (L,), what), numpy float64, labels shakespeare, austen, kjv: the total nats
+    of passages of about 300 characters under each label's language model. Four passages with priors 0.5, 0.3, 0.2,
+    one of them all below -745 (where exp() underflows to 0); three passages with priors 0.6, 0.25, 0.15 that
+    change two of the argmaxes (austen and kjv lead by 0.8 and 0.7 nats, the prior ratios are 0.88 and 1.39); two
+    long passages near -10000 nats (exp() underflows everywhere); a single passage (the result is 1 x 3)."""
+    import numpy as np
+
+    cases = [
+        ([[-412.7, -415.2, -431.9], [-655.3, -653.1, -654.0], [-871.4, -869.8, -880.6], [-530.2, -547.9, -529.4]],
+         [0.5, 0.3, 0.2], "4 passages, priors 0.5, 0.3, 0.2"),
+        ([[-612.4, -611.6, -618.9], [-788.0, -790.5, -787.3], [-455.9, -470.2, -452.1]], [0.6, 0.25, 0.15],
+         "3 passages, priors 0.6, 0.25, 0.15 that change the argmax of two"),
+        ([[-10234.5, -10233.0, -10236.25], [-9987.75, -9990.5, -9988.0]], [0.25, 0.25, 0.5],
+         "2 passages near -10000 nats, priors 0.25, 0.25, 0.5"),
+        ([[-702.3, -699.9, -700.4]], [0.2, 0.5, 0.3], "1 passage, priors 0.2, 0.5, 0.3"),
+    ]
+    return [(np.array(ll), np.log(np.array(priors)), f"posterior({what})") for ll, priors, what in cases]
+
+
+def _posterior_close(scale: float) -> Callable[[Any, Any], bool]:
+    """A ``same`` for the posterior: an array of numbers of ``theirs``'s shape within 1e-5 of it (nan where it has
+    nan); for a float32 answer also within twice float32's spacing at ``scale`` (the largest |score|: a float32
+    score near -870 is only known to 6e-5, near -10000 to 1e-3, and the posterior moves by that much at most)."""
+    import numpy as np
+
+    def same(got: Any, theirs: Any) -> bool:
+        values = _floats(got)
+        if values is None or values.shape != np.shape(theirs):
+            return False
+        raw = _to_numpy(got)
+        single = isinstance(raw, np.ndarray) and raw.dtype == np.float32
+        atol = 1e-5 + (2 * float(np.spacing(np.float32(scale))) if single else 0.0)
+        return bool(np.allclose(values, theirs, rtol=0, atol=atol, equal_nan=True))
+
+    return same
+
+
+@checker
+def ch11_posterior(posterior: Callable[[Any, Any], Any]) -> None:
+    """Exercise 11.3: ``posterior(log_likelihoods, log_priors)`` = p(label | passage) by Bayes' rule: softmax over
+    the labels (axis 1) of log_likelihoods (N, L) + log_priors (L,), rows summing to 1.
+
+    Four cases (numpy float64 inputs, labels shakespeare, austen, kjv; log-likelihoods the total nats of a passage of
+    about 300 characters, -400 to -900): four passages, one with every score below -745 where exp() underflows; three
+    where the priors change the argmax of two; two passages near -10000 nats; a single passage (a 1 x 3 result). The
+    answer is a numpy array or torch tensor, float32 or float64 (or a list of lists), within 1e-5 (plus float32's
+    rounding of the scores for a float32 answer); the inputs must be left as they were. The hint names the mistake:
+    the priors left out, exp() before normalising (underflow: nan), the softmax over the passages (axis 0) or over
+    the whole matrix, log-probabilities returned, the priors added as probabilities or multiplied in as logs,
+    log-likelihoods divided by their sum, the result transposed or reduced to the argmax.
+    """
+    import numpy as np
+
+    ex = "11.3 (posterior)"
+    cases = _posterior_cases()
+    for i, (ll, lp, what) in enumerate(cases):
+        given = ll.copy(), lp.copy()
+        with _quiet_numerics():
+            got = call(ex, posterior, *given,
+                       hint=f"log_likelihoods is a numpy float64 array (N, L), log_priors one of shape (L,); "
+                            f"{_POSTERIOR_RULE}")
+        changed = [name for name, a, b in zip(("log_likelihoods", "log_priors"), given, (ll, lp))
+                   if not _unchanged(a, b)]
+        if changed:
+            fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
+                 Description(f"changed {', '.join(changed)}"),
+                 _changed_hint(changed, "s = log_likelihoods + log_priors (a new array)", _WRITES_ARRAYS))
+        expected = _posterior(ll, lp)
+        shown = np.round(expected, 6).tolist()
+        same = _posterior_close(float(np.abs(ll + lp).max()))
+        if same(got, expected):
+            continue
+        values = _floats(got)
+        if values is None:
+            fail(ex, f"{what} should return an array of probabilities", shown, Description(_kind(got)),
+                 "return a numpy array or a torch tensor of shape (N, L): " + _POSTERIOR_RULE)
+        if values.shape != expected.shape:
+            n, labels = expected.shape
+            hint = {(labels, n): "return one row per passage and one column per label, shape (N, L): yours is "
+                                 "transposed.",
+                    (n,): "return the whole distribution over the labels for each passage, shape (N, L), not only "
+                          "the best label (argmax) or one number per passage.",
+                    (labels,): "keep the passage dimension: the result has shape (N, L) even for one passage (no "
+                               ".squeeze(), keepdims=True in the sums)."}.get(values.shape, _POSTERIOR_RULE)
+            if values.shape == (labels, n) and n == labels:
+                hint = _POSTERIOR_RULE
+            fail(ex, f"{what}: wrong shape", Description(f"shape {expected.shape}"),
+                 Description(f"shape {values.shape}"), hint)
+        others = [(o_ll.copy(), o_lp.copy()) for j, (o_ll, o_lp, _) in enumerate(cases) if j != i]
+        mistake = _match_mistake(got, (ll, lp), posterior, others, _POSTERIOR_MISTAKES, same, confirm=True)
+        hint = _POSTERIOR_HINTS.get(mistake or "", _POSTERIOR_RULE)
+        if mistake is None and not np.all(np.isfinite(values)):
+            hint = _UNDERFLOW_HINT
+        elif mistake is None and values.shape[0] == values.shape[1] and np.allclose(values.T, expected, atol=1e-5):
+            hint = "return one row per passage and one column per label, shape (N, L): yours is transposed."
+        elif mistake is None and np.allclose(np.exp(values), expected, atol=1e-5):
+            hint = _POSTERIOR_HINTS["log"]
+        fail(ex, what, shown, np.round(values, 6).tolist(), hint)
+    passed(ex, "softmax over the labels of log-likelihood + log prior, the row's maximum subtracted first: no "
+               "underflow even at -10000 nats")
+
+
+# --- 11.6 BM25 ----------------------------------------------------------------------------------------------------
 
 def _bm25(tf: float, df: float, n_docs: float, doc_len: float, avg_len: float, k1: float = 1.5, b: float = 0.75,
           how: str = "right") -> float:
@@ -433,7 +756,7 @@ def _bm25_cases() -> list[tuple[tuple[Any, ...], str]]:
 
 @checker
 def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
-    """Exercise 11.4: ``bm25_weight(tf, df, n_docs, doc_len, avg_len, k1=1.5, b=0.75)`` = idf * tf * (k1 + 1) / (tf +
+    """Exercise 11.6: ``bm25_weight(tf, df, n_docs, doc_len, avg_len, k1=1.5, b=0.75)`` = idf * tf * (k1 + 1) / (tf +
     k1 * (1 - b + b * doc_len / avg_len)) with Lucene's idf = ln(1 + (n_docs - df + 0.5) / (df + 0.5)).
 
     Five terms of the KJV (31102 verses of 25.6 words on average): 'and', in 20000 verses (more than half: the classic
@@ -443,7 +766,7 @@ def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
     classic idf without the 1 +, log10 or log2, the TF-IDF idf ln(N / df) or ln(1 + N / df), no length
     normalisation, the length ratio inverted, b and 1 - b swapped, no (k1 + 1), the k1 and b arguments ignored.
     """
-    ex = "11.4 (bm25_weight)"
+    ex = "11.6 (bm25_weight)"
     cases = _bm25_cases()
     same = _same_number(1e-5)
     for i, (args, what) in enumerate(cases):
@@ -472,7 +795,7 @@ def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
                "for 'and'")
 
 
-# --- 11.5 greedy decoding -----------------------------------------------------------------------------------------
+# --- 11.7 greedy decoding -----------------------------------------------------------------------------------------
 
 #: The stand-in model's vocabulary size, and the margin by which the intended token leads each row of its logits.
 _V, _MARGIN = 24, 3.0
@@ -668,7 +991,7 @@ def _ids_of(value: Any) -> Any:
 
 @checker
 def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
-    """Exercise 11.5: ``greedy_translate(model, src, bos, eos, max_len)`` = greedy decoding with an encoder-decoder:
+    """Exercise 11.7: ``greedy_translate(model, src, bos, eos, max_len)`` = greedy decoding with an encoder-decoder:
     ``memory = model.encode(src_tensor[None])``, then from tgt = [bos], ``model.decode(memory, src_tensor[None],
     tgt[None])`` and the argmax of the LAST position's logits appended, until eos (left out) or max_len tokens; the
     result without bos, as a list of ints.
@@ -681,7 +1004,7 @@ def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
     argmax of position 0, the argmax of every position, only the latest token fed, sampling instead of the argmax
     (the result changes between calls), the batch dimension kept.
     """
-    ex = "11.5 (greedy_translate)"
+    ex = "11.7 (greedy_translate)"
     cases = _greedy_cases()
 
     def same(got: Any, theirs: Any) -> bool:
