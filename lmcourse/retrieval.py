@@ -157,7 +157,7 @@ def _index(docs: list[str], who: str) -> _Postings:
     return _Postings(vocabulary, indptr, keys % len(docs), tf, doc_len)
 
 
-def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+def top_k(scores: np.ndarray, k: int, what: str = "top_k", items: str = "scores") -> np.ndarray:
     """The indices of the ``k`` largest ``scores``, best first; equal scores go to the lower index.
 
     ``np.argpartition`` finds the k-th largest score in linear time; only the scores at least that
@@ -168,7 +168,7 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
                         f"{getattr(scores, 'shape', '')}.")
     k = _whole(k, "k", 1)
     if k > len(scores):
-        raise ValueError(f"k={k} but there are only {len(scores)} scores: pass k <= {len(scores)}.")
+        raise ValueError(f"{what}: k={k} but there are only {len(scores)} {items}: pass k <= {len(scores)}.")
     kth = scores[np.argpartition(scores, len(scores) - k)[len(scores) - k]]
     candidates = np.flatnonzero(scores >= kth)
     order = np.lexsort((candidates, -scores[candidates]))
@@ -224,7 +224,7 @@ class _Ranker:
 
     def search(self, query: str, k: int = 10) -> np.ndarray:
         """The indices of the ``k`` best documents for ``query``, best first (ties: the lower index)."""
-        return top_k(self.scores(query), k)
+        return top_k(self.scores(query), k, f"{type(self).__name__}.search", "documents in the index")
 
 
 # --------------------------------------------------------------------------- BM25
@@ -388,6 +388,10 @@ def recall_at_k(ranked: Sequence[Sequence[int]], relevant: Sequence[Collection[i
         if len(answers) == 0:
             raise ValueError(f"recall_at_k: relevant[{q}] is empty: a query with no relevant document can never "
                              f"be answered; drop it or name the documents that answer it.")
+        if len(ranking) < k:
+            raise ValueError(f"recall_at_k: k={k} but ranked[{q}] has only {len(ranking)} documents, so this would "
+                             f"be recall@{len(ranking)}: search with k >= {k}, or ask for recall_at_k(..., "
+                             f"k={len(ranking)}).")
         hits += not set(answers).isdisjoint(list(ranking)[:k])
     return hits / len(ranked)
 
@@ -442,4 +446,4 @@ def centrality(sentences: Sequence[str]) -> np.ndarray:
 
 def extractive_summary(sentences: Sequence[str], k: int) -> list[int]:
     """The indices of the ``k`` most :func:`central <centrality>` sentences, in document order."""
-    return sorted(top_k(centrality(sentences), k).tolist())
+    return sorted(top_k(centrality(sentences), k, "extractive_summary", "sentences").tolist())

@@ -118,6 +118,11 @@ def _check_pairs(hypotheses: object, references: object, who: str) -> tuple[list
     if len(hyps) != len(refs):
         raise ValueError(f"{who}: hypotheses has {len(hyps)} sentences but references has {len(refs)}: pass one "
                          f"reference per hypothesis, in the same order.")
+    blank = next((i for i, r in enumerate(refs) if not r.strip()), None)
+    if blank is not None:
+        raise ValueError(f"{who}: references[{blank}] is empty, so nothing in it can be matched and the corpus score "
+                         f"would drop silently (often an empty line from splitlines() that shifted the list): drop "
+                         f"the pair, or align the lists.")
     return hyps, refs
 
 
