@@ -121,10 +121,26 @@ def precision_nan_when_empty(hypothesis: str, references: list[str]) -> float:
     return float(np.float64(sum(min(c, max(r[w] for r in refs)) for w, c in Counter(words).items())) / len(words))
 
 
+def precision_least(hypothesis: str, references: list[str]) -> float:
+    """Counter's & is the elementwise MINIMUM: the clip counts of the reference that has each word least."""
+    words = Counter(hypothesis.split())
+    least = Counter(references[0].split())
+    for r in references[1:]:
+        least &= Counter(r.split())
+    total = sum(words.values())
+    return sum(min(c, least[w]) for w, c in words.items()) / total if total else 0.0
+
+
 @pytest.mark.parametrize("wrong,why", [
     (unigram("no clipping"), r"the the the(.|\n)*expected: 0\.285714\n  got:      1\.0\n(.|\n)*clip the counts"),
     (precision_unclipped, r"clip the counts"),
     (unigram("sum"), r"clip by the MAXIMUM count over the references, not their sum"),
+    (unigram("min"), r"expected: 0\.285714\n  got:      0\.142857\n(.|\n)*clip by the MAXIMUM count over the "
+                     r"references, not the minimum"),
+    (precision_least, r"not the minimum(.|\n)*Counter's \| is the elementwise maximum"),
+    (unigram("percent"), r"got:      28\.571429\n(.|\n)*the precision is a fraction in \[0, 1\]; yours is 100 "
+                         r"times it"),
+    (lambda h, refs: 100 * precision_counter(h, refs), r"yours is 100 times it"),
     (unigram("recall"), r"divide by the number of words in the HYPOTHESIS"),
     (lambda h, refs: precision_counter(h, refs) * len(h.split()) / len(refs[0].split()), r"gives recall"),
     (unigram("recall, shortest"), r"gives recall"),
@@ -236,6 +252,38 @@ def macro_f1_in_place(confusion: Any) -> float:
     return macro_f1_numpy(confusion)
 
 
+def macro_f1_floor(confusion: Any) -> float:
+    c = np.asarray(confusion)  # ints
+    tp = np.diag(c)
+    d = 2 * tp + (c.sum(axis=0) - tp) + (c.sum(axis=1) - tp)
+    return float(np.where(d > 0, 2 * tp // np.maximum(d, 1), 0).mean())
+
+
+def macro_f1_int_array(confusion: Any) -> float:
+    c = np.asarray(confusion)
+    f1 = np.zeros(len(c), dtype=int)  # the F1s are truncated as they are stored
+    for k in range(len(c)):
+        d = 2 * c[k, k] + c[:, k].sum() + c[k].sum() - 2 * c[k, k]
+        f1[k] = 2 * c[k, k] / d if d else 0
+    return float(f1.mean())
+
+
+def macro_f1_occurring(confusion: Any) -> float:
+    c = np.array(confusion, dtype=float)
+    tp = np.diag(c)
+    with np.errstate(all="ignore"):
+        f1 = 2 * tp / (c.sum(axis=0) + c.sum(axis=1))
+    return float(f1[c.sum(axis=1) > 0].mean())
+
+
+def macro_f1_fill_diagonal(confusion: Any) -> float:
+    c = np.asarray(confusion)  # no copy for a numpy array
+    tp = np.diag(c).copy()
+    np.fill_diagonal(c, 0)
+    d = 2 * tp + c.sum(axis=0) + c.sum(axis=1)
+    return float(np.where(d > 0, 2 * tp / np.maximum(d, 1), 0).mean())
+
+
 def macro_f1_list_crash(confusion: Any) -> float:
     tp = confusion.diagonal()  # a list of lists has no .diagonal()
     return float(tp.mean())
@@ -253,6 +301,15 @@ def macro_f1_list_crash(confusion: Any) -> float:
     (macro("precision"), r"that is the macro-averaged precision"),
     (macro("recall"), r"that is the macro-averaged recall"),
     (macro("predicted only"), r"average over EVERY class, the ones never predicted too"),
+    (macro("occurring only"), r"class 3 empty(.|\n)*average over EVERY class of the matrix, one that never occurs"),
+    (macro_f1_occurring, r"not only the rows with a\s+positive sum"),
+    (macro("floor"), r"got:      0\.0\n(.|\n)*use true division `/`: `//` rounds every F1 below 1 down to 0"),
+    (macro_f1_floor, r"use true division `/`"),
+    (macro_f1_int_array, r"storing the F1s in an\s+integer array"),
+    (macro("percent"), r"got:      93\.3031\d\d\n(.|\n)*macro-F1 is a fraction in \[0, 1\]; yours is 100 times it"),
+    (lambda c: 100 * macro_f1_numpy(c), r"yours is 100 times it"),
+    (macro_f1_fill_diagonal, r"changed confusion(.|\n)*np\.array\(confusion, dtype=float\), which always copies"
+                             r"(.|\n)*np\.asarray\(confusion\) does not copy a numpy array"),
     (macro("jaccard"), r"is the\s+Jaccard index"),
     (macro("sum"), r"divide their sum by the number of classes"),
     (lambda c: ch11_checks._f1s(c), r"return one number, the mean of the per-class F1s; yours returns the F1 of each "
@@ -383,7 +440,8 @@ def confusion_indexed_by_the_truth(y_true: list[str], y_pred: list[str], labels:
     (confusion_sized_by_predictions, r"raised IndexError(.|\n)*here 'kjv' is never the true label and 'austen' never "
                                      r"predicted"),
     (confusion_indexed_by_the_truth, r"raised KeyError(.|\n)*find a label's row and column by its position in labels"),
-    (confusion_sorting_labels, r"changed labels(.|\n)*don't modify them \(labels changed\)"),
+    (confusion_sorting_labels, r"changed labels(.|\n)*don't modify them \(labels changed\)(.|\n)*labels\.sort\(\), "
+                               r"y_true\.pop\(\)(.|\n)*writes into\s+the caller's list"),
     (lambda t, p, labels: {(a, b): 1 for a, b in zip(t, p)}, r"should return an 3 x 3 matrix of counts(.|\n)*a dict"),
     (lambda t, p, labels: confusion_numpy(t, p, labels) + np.eye(3, dtype=int), r"hint:     index = \{label: i"),
     (confusion_numpy, None),
@@ -537,11 +595,30 @@ def bm25(how: str) -> Any:
     return wrong
 
 
+def bm25_clamped(tf: int, df: int, n_docs: int, doc_len: int, avg_len: float, k1: float = 1.5,
+                 b: float = 0.75) -> float:
+    idf = max(0.0, math.log((n_docs - df + 0.5) / (df + 0.5)))
+    return idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avg_len))
+
+
+def bm25_b_first(tf: int, df: int, n_docs: int, doc_len: int, avg_len: float, b: float = 0.75,
+                 k1: float = 1.5) -> float:
+    return bm25_math(tf, df, n_docs, doc_len, avg_len, k1, b)
+
+
 @pytest.mark.parametrize("wrong,why", [
     (bm25("robertson"), r"df=20000(.|\n)*got:      -0\.469(.|\n)*the classic ln\(\(N - df \+ 0\.5\) / \(df \+ 0\.5\)\) "
                         r"without the 1 \+ is NEGATIVE"),
     (lambda tf, df, n, dl, avg, k1=1.5, b=0.75: math.log((n - df + 0.5) / (df + 0.5)) * tf * (k1 + 1) / (
         tf + k1 * (1 - b + b * dl / avg)), r"is NEGATIVE"),
+    (bm25("robertson, clamped"), r"df=20000(.|\n)*got:      0\.0\n(.|\n)*yours clamps the classic"),
+    (bm25_clamped, r"clamps the classic ln\(\(N - df \+ 0\.5\) / \(df \+ 0\.5\)\) at 0"),
+    (bm25("no idf"), r"got:      0\.798005(.|\n)*multiply by the idf(.|\n)*yours is only the term-frequency part"),
+    (lambda tf, df, n, dl, avg, k1=1.5, b=0.75: tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avg)),
+     r"yours is only the term-frequency part"),
+    (bm25("k1 and b swapped"), r"df=20000(.|\n)*yours uses them the other way round"),
+    (lambda tf, df, n, dl, avg, k1=1.5, b=0.75: bm25_math(tf, df, n, dl, avg, b, k1), r"the other way round"),
+    (bm25_b_first, r"df=3,(.|\n)*the parameters are k1 THEN b(.|\n)*yours takes the k1\s+given as b"),
     (bm25("log10"), r"yours uses log10"),
     (bm25("log2"), r"yours uses log2"),
     (bm25("ln(N/df)"), r"yours is\s+the TF-IDF idf ln\(N / df\)"),
@@ -696,6 +773,32 @@ def greedy_own_generator(model: Any, src: list[int], bos: int, eos: int, max_len
     return tgt[1:]
 
 
+def greedy_eos_2(model: Any, src: list[int], bos: int, eos: int, max_len: int) -> list[int]:
+    """Stops at 2, the eos of the first case, whatever eos it is given."""
+    src_t = torch.tensor(src)[None]
+    memory = model.encode(src_t)
+    tgt = [bos]
+    for _ in range(max_len):
+        token = int(model.decode(memory, src_t, torch.tensor(tgt)[None])[0, -1].argmax())
+        if token == 2:
+            break
+        tgt.append(token)
+    return tgt[1:]
+
+
+def greedy_eos_3(model: Any, src: list[int], bos: int, eos: int, max_len: int) -> list[int]:
+    """Stops at 3, an eos no case has: right only where the sentence runs to max_len."""
+    src_t = torch.tensor(src)[None]
+    memory = model.encode(src_t)
+    tgt = [bos]
+    for _ in range(max_len):
+        token = int(model.decode(memory, src_t, torch.tensor(tgt)[None])[0, -1].argmax())
+        if token == 3:
+            break
+        tgt.append(token)
+    return tgt[1:]
+
+
 def greedy_reversing_src(model: Any, src: list[int], bos: int, eos: int, max_len: int) -> list[int]:
     result = greedy_list(model, src, bos, eos, max_len)
     src.reverse()
@@ -720,6 +823,10 @@ def greedy_unbatched(model: Any, src: list[int], bos: int, eos: int, max_len: in
     (greedy_first_row, r"Yours reads position 0"),
     (greedy("every position"), r"yours replaces the prefix with the argmax of every position"),
     (greedy("last token only"), r"Yours feeds only the latest token"),
+    (greedy("eos 2"), r"eos=0,(.|\n)*stop at the eos you are given \(here 0\): yours went past it, as if eos were "
+                      r"always 2"),
+    (greedy_eos_2, r"stop at the eos you are given \(here 0\): yours went past it, as if eos were always 2"),
+    (greedy_eos_3, r"eos=2,(.|\n)*stop at the eos you are given \(here 2\): yours went past it \(a number"),
     (greedy_flat_argmax, r"An argmax over the whole \(1, T, V\) logits gives a flat index"),
     (greedy_sampling, r"yours draws at random(.|\n)*\(it used torch's random generator\)"),
     (greedy_own_generator, r"yours draws at random"),

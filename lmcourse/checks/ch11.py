@@ -83,18 +83,20 @@ def _unigram(hypothesis: str, references: list[str], how: str = "right") -> floa
         matched = sum(min(c, sum(r[w] for r in refs)) for w, c in counts.items())
     elif how.startswith("types"):
         matched = sum(1 for w in counts if any(w in r for r in refs))
+    elif how == "min":
+        matched = sum(min(c, min(r[w] for r in refs)) for w, c in counts.items())
     else:
         matched = sum(min(c, max(r[w] for r in refs)) for w, c in counts.items())
     lengths = [len(split(r)) for r in references]
     denominator = {"types": len(counts), "recall": lengths[0], "recall, shortest": min(lengths),
                    "recall, longest": max(lengths), "recall, all": sum(lengths)}.get(how, len(words))
-    return matched / denominator
+    return 100 * matched / denominator if how == "percent" else matched / denominator
 
 
 _UNIGRAM_MISTAKES: dict[str, Callable[[str, list[str]], Any]] = {
     how: (lambda kind: lambda hypothesis, references: _unigram(hypothesis, references, kind))(how)
-    for how in ("no clipping", "sum", "recall", "recall, shortest", "recall, longest", "recall, all", "types",
-                "types over tokens", "lower", "first reference", "best reference", "split(' ')")
+    for how in ("no clipping", "sum", "min", "recall", "recall, shortest", "recall, longest", "recall, all", "types",
+                "types over tokens", "lower", "first reference", "best reference", "split(' ')", "percent")
 }
 
 _RECALL_HINT = ("divide by the number of words in the HYPOTHESIS: precision asks how much of what the system wrote is "
@@ -108,6 +110,9 @@ _UNIGRAM_HINTS = {
     "sum": "clip by the MAXIMUM count over the references, not their sum: min(count in the hypothesis, max over the "
            "references of the count in that reference). Summing lets a word that each reference has once count "
            "twice.",
+    "min": "clip by the MAXIMUM count over the references, not the minimum: a hypothesis word is allowed as many "
+           "times as the reference that has it most (Counter's | is the elementwise maximum, & the minimum). Taking "
+           "the minimum lets a word count only if EVERY reference has it.",
     "recall": _RECALL_HINT,
     "recall, shortest": _RECALL_HINT,
     "recall, longest": _RECALL_HINT,
@@ -125,6 +130,8 @@ _UNIGRAM_HINTS = {
                       "scores each reference alone and keeps the best.",
     "split(' ')": "split on any whitespace with .split() (no argument): .split(' ') keeps empty strings where two "
                   "spaces meet or the text ends in a space, and counts them as words.",
+    "percent": "the precision is a fraction in [0, 1]; yours is 100 times it (a percentage). Return the matched "
+               "count over the number of hypothesis tokens, without * 100.",
 }
 
 _UNIGRAM_RULE = ("tokens = text.split(); for each distinct hypothesis word, min(its count in the hypothesis, its "
@@ -165,9 +172,10 @@ def ch11_unigram_precision(unigram_precision: Callable[[str, list[str]], Any]) -
     1:1 and 1:3-4 against two and three references (the RV 1909's wording and modern ones), where a lower-case 'en'
     does not match 'En', some words occur in one reference only and a double space separates two words; the KJV's
     Genesis 1:3 lower-cased against itself; the empty hypothesis. The answer is one number (rel 1e-6); the list of
-    references must be left as it was. The hint names the mistake: no clipping, clipping by the sum of the references'
-    counts, dividing by a reference's length (recall), counting distinct words instead of tokens, lower-casing, only
-    the first reference or only the best single one, splitting on ' ' instead of any whitespace.
+    references must be left as it was. The hint names the mistake: no clipping, clipping by the sum or the minimum of
+    the references' counts, dividing by a reference's length (recall), counting distinct words instead of tokens,
+    lower-casing, only the first reference or only the best single one, splitting on ' ' instead of any whitespace, a
+    percentage instead of a fraction.
     """
     ex = "11.5 (unigram_precision)"
     cases = _unigram_cases()
@@ -252,6 +260,10 @@ _CONFUSION_HINTS = {
     "fractions": _FRACTIONS_HINT,
 }
 
+#: How an answer of 11.1 writes into its lists of labels.
+_WRITES_LABELS = ("labels.sort(), y_true.pop(), .append(...), .reverse() or x[...] = ... on an input list writes into "
+                  "the caller's list.")
+
 _CONFUSION_RULE = ("index = {label: i for i, label in enumerate(labels)}; C = an L x L array of zeros; for t, p in "
                    "zip(y_true, y_pred): C[index[t], index[p]] += 1 (rows: true label, columns: predicted).")
 
@@ -320,7 +332,7 @@ def ch11_confusion(confusion_matrix: Callable[[list[str], list[str], list[str]],
         if changed:
             fail(ex, f"{what} changed {', '.join(changed)}", Description("the inputs as given"),
                  Description(f"changed {', '.join(changed)}"),
-                 _changed_hint(changed, "order = sorted(labels) (a new list)", _WRITES))
+                 _changed_hint(changed, "order = sorted(labels) (a new list)", _WRITES_LABELS))
         expected = _confusion(y_true, y_pred, labels)
         shown = expected.astype(int).tolist()
         values = _floats(got)
@@ -353,7 +365,7 @@ def ch11_confusion(confusion_matrix: Callable[[list[str], list[str], list[str]],
 def _f1s(confusion: Any, how: str = "right") -> Any:
     """Per-class F1 = 2TP / (2TP + FP + FN) of a confusion matrix (rows: true class, columns: predicted), 0 where
     2TP + FP + FN = 0; or, by ``how``, "via P and R" (2PR / (P + R) with P = TP / (TP + FP), R = TP / (TP + FN): nan
-    where a division is 0 / 0) or "jaccard" (TP / (TP + FP + FN))."""
+    where a division is 0 / 0), "jaccard" (TP / (TP + FP + FN)) or "floor" (2TP // (2TP + FP + FN): 0 below F1 = 1)."""
     import numpy as np
 
     c = _f64(confusion)
@@ -365,6 +377,8 @@ def _f1s(confusion: Any, how: str = "right") -> Any:
             return 2 * p * r / (p + r)
         if how == "jaccard":
             return np.where(tp + fp + fn > 0, tp / (tp + fp + fn), 0.0)
+        if how == "floor":
+            return np.where(2 * tp + fp + fn > 0, (2 * tp) // (2 * tp + fp + fn), 0.0)
         return np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
 
 
@@ -394,6 +408,12 @@ def _macro(confusion: Any, how: str = "right") -> float:
             return float(recall.mean())
         if how == "predicted only":
             return float(_f1s(c)[predicted > 0].mean())
+        if how == "occurring only":
+            return float(_f1s(c)[support > 0].mean())
+        if how == "floor":
+            return float(_f1s(c, "floor").mean())
+        if how == "percent":
+            return float(100 * _f1s(c).mean())
         if how == "jaccard":
             return float(_f1s(c, "jaccard").mean())
         if how == "sum":
@@ -404,7 +424,7 @@ def _macro(confusion: Any, how: str = "right") -> float:
 _F1_MISTAKES: dict[str, Callable[[Any], Any]] = {
     how: (lambda kind: lambda confusion: _macro(confusion, kind))(how)
     for how in ("accuracy", "weighted", "f1 of means", "nan", "nanmean", "precision", "recall", "predicted only",
-                "jaccard", "sum")
+                "occurring only", "jaccard", "sum", "floor", "percent")
 }
 
 _F1_HINTS = {
@@ -428,10 +448,22 @@ _F1_HINTS = {
     "predicted only": "average over EVERY class, the ones never predicted too (their F1 is 0): the mean is over "
                       "the rows of the matrix, not over the columns that have predictions. Leaving out a class the "
                       "model never predicts hides exactly the failure macro-F1 is meant to show.",
+    "occurring only": "average over EVERY class of the matrix, one that never occurs in the true labels too (an "
+                      "all-zero row: its F1 counts as 0): the mean is over all the rows, not only the rows with a "
+                      "positive sum (nor only the classes seen in the data). The number of classes is the size of "
+                      "the matrix.",
     "jaccard": "F1 = 2TP / (2TP + FP + FN), the harmonic mean of precision and recall; TP / (TP + FP + FN) is the "
                "Jaccard index (intersection over union), which is lower.",
     "sum": "average the per-class F1s (divide their sum by the number of classes): macro-F1 lies between 0 and 1.",
+    "floor": "use true division `/`: `//` rounds every F1 below 1 down to 0 (and so does storing the F1s in an "
+             "integer array), here every class's. F1 = 2 * tp / (2 * tp + fp + fn), with /.",
+    "percent": "macro-F1 is a fraction in [0, 1]; yours is 100 times it (a percentage). Return the mean of the "
+               "per-class F1s without * 100.",
 }
+
+#: How an answer of 11.2 writes into the caller's confusion matrix.
+_WRITES_MATRIX = ("np.asarray(confusion) does not copy a numpy array (nor a torch tensor: it shares its memory), so "
+                  "c -= ..., c[...] = ... or np.fill_diagonal(c, 0) on it writes into the caller's matrix.")
 
 _F1_RULE = ("for each class k: TP = C[k, k], FP = column sum - TP, FN = row sum - TP, F1 = 2TP / (2TP + FP + FN) "
             "(0 where that is 0 / 0); macro-F1 = the plain mean over all classes.")
@@ -468,7 +500,8 @@ def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
     class is predicted but never right (numpy int32). The answer is one number (rel 1e-6); the matrix must be left as
     it was. The hint names the mistake: accuracy (micro-F1), F1 weighted by support, the F1 of the macro precision and
     recall, nan from a 0 / 0 left in (or dropped with nanmean), macro precision or recall alone, only the classes
-    that were predicted, the Jaccard index, the sum instead of the mean.
+    that were predicted or only those that occur, the Jaccard index, the sum instead of the mean, integer division
+    (every F1 0), a percentage.
     """
     ex = "11.2 (macro_f1)"
     cases = _f1_cases()
@@ -481,7 +514,8 @@ def ch11_macro_f1(macro_f1: Callable[[Any], Any]) -> None:
                                                  f"{_F1_RULE}")
         if not _unchanged(given, confusion):
             fail(ex, f"{what} changed confusion", Description("confusion as given"), Description("changed confusion"),
-                 _changed_hint(["confusion"], "np.asarray(confusion, dtype=float)", _WRITES))
+                 _changed_hint(["confusion"], "c = np.array(confusion, dtype=float), which always copies",
+                               _WRITES_MATRIX))
         expected = _macro(confusion)
         if same(got, expected):
             continue
@@ -688,9 +722,12 @@ def _bm25(tf: float, df: float, n_docs: float, doc_len: float, avg_len: float, k
     typical mistakes, by ``how``."""
     if how == "defaults":
         k1, b = 1.5, 0.75
+    if how == "k1 and b swapped":
+        k1, b = b, k1
     ratio = (n_docs - df + 0.5) / (df + 0.5)
-    idf = {"robertson": math.log(ratio), "log10": math.log10(1 + ratio), "log2": math.log2(1 + ratio),
-           "ln(N/df)": math.log(n_docs / df), "ln(1+N/df)": math.log(1 + n_docs / df)}.get(how, math.log(1 + ratio))
+    idf = {"robertson": math.log(ratio), "robertson, clamped": max(0.0, math.log(ratio)),
+           "log10": math.log10(1 + ratio), "log2": math.log2(1 + ratio), "ln(N/df)": math.log(n_docs / df),
+           "ln(1+N/df)": math.log(1 + n_docs / df), "no idf": 1.0}.get(how, math.log(1 + ratio))
     norm = {"no length": 1.0, "inverted length": 1 - b + b * avg_len / doc_len,
             "b swapped": b + (1 - b) * doc_len / avg_len}.get(how, 1 - b + b * doc_len / avg_len)
     boost = 1.0 if how == "no k1+1" else k1 + 1
@@ -699,14 +736,20 @@ def _bm25(tf: float, df: float, n_docs: float, doc_len: float, avg_len: float, k
 
 _BM25_MISTAKES: dict[str, Callable[..., Any]] = {
     how: (lambda kind: lambda *args: _bm25(*args, how=kind))(how)
-    for how in ("robertson", "log10", "log2", "ln(N/df)", "ln(1+N/df)", "no length", "inverted length", "b swapped",
-                "no k1+1", "defaults")
+    for how in ("robertson", "robertson, clamped", "log10", "log2", "ln(N/df)", "ln(1+N/df)", "no idf", "no length",
+                "inverted length", "b swapped", "no k1+1", "defaults", "k1 and b swapped")
 }
+# k1 and b taken in the other order (def bm25_weight(..., b=0.75, k1=1.5)): right with the defaults, swapped when
+# they are passed by position.
+_BM25_MISTAKES["b before k1"] = lambda *args: _bm25(*args[:5], *args[5:][::-1])
 
 _BM25_HINTS = {
     "robertson": "use Lucene's idf, ln(1 + (N - df + 0.5) / (df + 0.5)): the classic ln((N - df + 0.5) / (df + "
                  "0.5)) without the 1 + is NEGATIVE for a term in more than half the documents (here 'and' or "
                  "'the'), so a match would lower a verse's score.",
+    "robertson, clamped": "use Lucene's idf, ln(1 + (N - df + 0.5) / (df + 0.5)), which is positive for every term: "
+                          "yours clamps the classic ln((N - df + 0.5) / (df + 0.5)) at 0 (max(0, ...)), so a term in "
+                          "more than half the documents (here 'and') weighs nothing at all.",
     "log10": "idf uses the natural log, math.log (np.log); yours uses log10, which shrinks every weight by ln 10 = "
              "2.30.",
     "log2": "idf uses the natural log, math.log (np.log); yours uses log2, which scales every weight by 1 / ln 2 = "
@@ -715,6 +758,8 @@ _BM25_HINTS = {
                 "the TF-IDF idf ln(N / df).",
     "ln(1+N/df)": "BM25's idf is ln(1 + (N - df + 0.5) / (df + 0.5)): the documents WITHOUT the term, N - df, over "
                   "those with it; yours is ln(1 + N / df).",
+    "no idf": "multiply by the idf, ln(1 + (n_docs - df + 0.5) / (df + 0.5)): yours is only the term-frequency part, "
+              "tf * (k1 + 1) / (tf + k1 * (...)), so a rare name and 'and' weigh the same.",
     "no length": "normalise by the document's length: the denominator is tf + k1 * (1 - b + b * doc_len / "
                  "avg_len). Yours is tf + k1, as if b = 0, so a long verse gets the same weight as a short one.",
     "inverted length": "the length ratio is doc_len / avg_len (a LONGER document gets a larger denominator, a "
@@ -725,6 +770,11 @@ _BM25_HINTS = {
                "The factor makes a term that occurs once in an average-length document weigh about its idf.",
     "defaults": "use the k1 and b the function is called with: yours gives the same result as with the defaults "
                 "k1 = 1.5, b = 0.75 (written as numbers in the formula instead of the parameters?).",
+    "k1 and b swapped": "k1 saturates the term frequency (tf + k1 * ...), b weighs the length (1 - b + b * doc_len / "
+                        "avg_len); yours uses them the other way round.",
+    "b before k1": "the parameters are k1 THEN b: def bm25_weight(tf, df, n_docs, doc_len, avg_len, k1=1.5, b=0.75). "
+                   "Called by position, bm25_weight(tf, df, n_docs, doc_len, avg_len, k1, b), yours takes the k1 "
+                   "given as b and the b as k1.",
 }
 
 _BM25_RULE = ("weight = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / avg_len)), with idf = ln(1 + "
@@ -764,7 +814,8 @@ def ch11_bm25_weight(bm25_weight: Callable[..., Any]) -> None:
     verses, twice in a long verse; a term with k1 = 1.2, b = 0.5; one with k1 = 2.0, b = 1.0; tf = 0 (weight 0).
     The counts are Python ints, avg_len a float. The answer is one number (rel 1e-5). The hint names the mistake: the
     classic idf without the 1 +, log10 or log2, the TF-IDF idf ln(N / df) or ln(1 + N / df), no length
-    normalisation, the length ratio inverted, b and 1 - b swapped, no (k1 + 1), the k1 and b arguments ignored.
+    normalisation, the length ratio inverted, b and 1 - b swapped, no (k1 + 1), the k1 and b arguments ignored, the
+    classic idf clamped at 0, no idf at all, k1 and b swapped (in the formula, or in the signature: b before k1).
     """
     ex = "11.6 (bm25_weight)"
     cases = _bm25_cases()
@@ -910,6 +961,7 @@ def _greedy(model: Any, src: list[int], bos: int, eos: int, max_len: int, how: s
     tgt = [bos]
     out: list[int] = []
     limit = {"max_len + 1": max_len + 1, "max_len - 1": max_len - 1}.get(how, max_len)
+    stop = 2 if how == "eos 2" else eos  # "eos 2": the eos written into the loop as a number
     while len(out) < limit:
         fed = [bos] if how == "last token only" and not out else [out[-1]] if how == "last token only" else tgt
         logits = model.decode(memory, src_t, torch.tensor(fed)[None])
@@ -921,7 +973,7 @@ def _greedy(model: Any, src: list[int], bos: int, eos: int, max_len: int, how: s
                 break
             continue
         token = int(logits[0, 0 if how == "first position" else -1].argmax())
-        if token == eos and how != "no eos stop":
+        if token == stop and how != "no eos stop":
             if how in ("eos included", "bos and eos included"):
                 out.append(token)
             break
@@ -933,7 +985,7 @@ def _greedy(model: Any, src: list[int], bos: int, eos: int, max_len: int, how: s
 _GREEDY_MISTAKES: dict[str, Callable[..., Any]] = {
     how: (lambda kind: lambda *args: _greedy(*args, how=kind))(how)
     for how in ("bos included", "eos included", "bos and eos included", "no eos stop", "max_len + 1", "max_len - 1",
-                "first position", "every position", "last token only")
+                "first position", "every position", "last token only", "eos 2")
 }
 
 _GREEDY_HINTS = {
@@ -957,7 +1009,12 @@ _GREEDY_HINTS = {
                       "the tokens already chosen.",
     "last token only": "feed the WHOLE prefix each step (bos followed by every token so far): the decoder needs "
                        "all of it to know what it has written. Yours feeds only the latest token.",
+    "eos 2": "stop at the eos you are given (here {eos}): yours went past it, as if eos were always 2 (a number "
+             "written into the loop, or a global EOS, instead of the argument eos).",
 }
+
+_PAST_EOS_HINT = ("stop at the eos you are given (here {eos}): yours went past it (a number written into the loop, "
+                  "or a global EOS, instead of the argument eos?).")
 
 _GREEDY_RULE = ("memory = model.encode(src_tensor[None]) once; tgt = [bos]; repeat up to max_len times: logits = "
                 "model.decode(memory, src_tensor[None], torch.tensor(tgt)[None]), token = logits[0, -1].argmax(); "
@@ -1000,9 +1057,9 @@ def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
     of 5 dropped) and whose earlier positions lead with other words. Five sentences: 5 words; 7 words with bos 21 and
     eos 0; 12 words cut at max_len 6; 3 dropped words (eos first: the result is empty); 4 words with max_len 4. The
     answer is a list or tuple of ints, or a 1-D integer array or tensor; src must be left as it was. The hint names
-    the mistake: bos or eos (or both) in the result, not stopping at eos, max_len + 1 or max_len - 1 tokens, the
-    argmax of position 0, the argmax of every position, only the latest token fed, sampling instead of the argmax
-    (the result changes between calls), the batch dimension kept.
+    the mistake: bos or eos (or both) in the result, not stopping at eos or stopping at a hard-coded one instead of
+    the eos given, max_len + 1 or max_len - 1 tokens, the argmax of position 0, the argmax of every position, only the
+    latest token fed, sampling instead of the argmax (the result changes between calls), the batch dimension kept.
     """
     ex = "11.7 (greedy_translate)"
     cases = _greedy_cases()
@@ -1027,8 +1084,12 @@ def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
             continue
         others = [o for j, (o, _) in enumerate(cases) if j != i]
         mistake = _match_mistake(got, args, greedy_translate, others, _GREEDY_MISTAKES, same, confirm=True)
-        hint = _GREEDY_HINTS.get(mistake or "", _GREEDY_RULE)
-        if mistake is None:
+        hint = _GREEDY_HINTS.get(mistake or "", _GREEDY_RULE).replace("{eos}", str(eos))
+        ids = _ids_of(got)
+        if (mistake is None and ids is not None and len(ids) > len(expected) + 1
+                and ids.tolist()[:len(expected) + 1] == [*expected, eos]):
+            hint = _PAST_EOS_HINT.replace("{eos}", str(eos))
+        elif mistake is None:
             with _quiet_numerics():
                 again = call(ex, greedy_translate, model, list(src), bos, eos, max_len)
             first, second = _ids_of(got), _ids_of(again)
@@ -1036,7 +1097,6 @@ def ch11_greedy(greedy_translate: Callable[..., Any]) -> None:
                 hint = ("greedy decoding takes the most likely token, logits[0, -1].argmax(); yours draws at random "
                         "(torch.multinomial, torch.distributions.Categorical), so its result changes from call to "
                         "call" + (f" (it used {drew}'s random generator)." if drew else "."))
-        ids = _ids_of(got)
         if ids is None:
             shape = getattr(_to_numpy(got), "shape", None)
             if shape is not None and len(shape) == 2 and shape[0] == 1:
