@@ -30,7 +30,6 @@ every cross-attention), so a source's translation does not depend on how much pa
 from __future__ import annotations
 
 import dataclasses
-import math
 import random
 import re
 from collections.abc import Sequence
@@ -45,7 +44,7 @@ from torch import nn
 from lmcourse.attention import MultiHeadAttention, scaled_dot_product_attention
 from lmcourse.batches import IGNORE_INDEX
 from lmcourse.models import _check_idx, _check_input, _whole, lm_loss
-from lmcourse.transformer import Block, TransformerConfig
+from lmcourse.transformer import Block, TransformerConfig, gpt2_init
 
 __all__ = ["DATE_FORMS", "MONTHS", "CrossAttention", "DecoderBlock", "EncoderBlock", "EncoderDecoder", "Seq2SeqConfig",
            "WordDictionary", "dates", "greedy", "pack", "spell_date"]
@@ -218,26 +217,13 @@ class EncoderDecoder(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """GPT-2's initialisation, as ``lmcourse.transformer.TransformerLM.reset_parameters``."""
-        std = 0.02
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, 0.0, std)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
-            if isinstance(module, nn.LayerNorm):
-                module.reset_parameters()
-            if isinstance(module, MultiHeadAttention):
-                nn.init.normal_(module.in_proj_weight, 0.0, std)
-                if module.in_proj_bias is not None:
-                    nn.init.zeros_(module.in_proj_bias)
-        residual = std / math.sqrt(2 * max(1, self.config.n_layer))
-        for block in (*self.encoder, *self.decoder):
-            for proj in (block.attn.out_proj, block.mlp[2], *([block.cross.out_proj] if hasattr(block, "cross")
-                                                               else [])):
-                nn.init.normal_(proj.weight, 0.0, residual)
-        nn.init.normal_(self.src_pos, 0.0, std)
-        nn.init.normal_(self.tgt_pos, 0.0, std)
+        """GPT-2's initialisation (``lmcourse.transformer.gpt2_init``), as chapter 08's model: each block's attentions
+        (a decoder block's cross-attention too) and its projections into the residual stream; then the positions."""
+        blocks = [((b.attn,), (b.attn.out_proj, b.mlp[2])) for b in self.encoder]
+        blocks += [((b.attn, b.cross), (b.attn.out_proj, b.cross.out_proj, b.mlp[2])) for b in self.decoder]
+        gpt2_init(self, blocks, self.config.n_layer)
+        nn.init.normal_(self.src_pos, 0.0, 0.02)
+        nn.init.normal_(self.tgt_pos, 0.0, 0.02)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{f.name}={getattr(self.config, f.name)!r}" for f in dataclasses.fields(self.config))

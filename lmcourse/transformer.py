@@ -136,6 +136,33 @@ class TransformerConfig:
         return V * E + positions + L * block + norm + head
 
 
+def gpt2_init(model: nn.Module, blocks: list[tuple[tuple[MultiHeadAttention, ...], tuple[nn.Linear, ...]]],
+              n_layer: int, std: float = 0.02) -> None:
+    """GPT-2's initialisation of ``model``: N(0, ``std``) weights, zero biases, unit LayerNorm scales, and N(0, ``std``
+    / sqrt(2 ``n_layer``)) for the projections that add into the residual stream, so that the stream's variance
+    does not grow with depth.
+
+    ``blocks`` lists, block by block, its attentions (their fused q, k, v projection is drawn like any weight) and
+    its residual projections. The draws come in a fixed order, every Linear and Embedding of ``model.modules()``
+    first, then block by block, so that a seed gives the same model every time (the shipped checkpoints depend on
+    it). Used by :class:`TransformerLM` and by ``lmcourse.seq2seq.EncoderDecoder``.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, 0.0, std)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.LayerNorm):
+            module.reset_parameters()
+    for attentions, residual in blocks:
+        for attn in attentions:
+            nn.init.normal_(attn.in_proj_weight, 0.0, std)
+            if attn.in_proj_bias is not None:
+                nn.init.zeros_(attn.in_proj_bias)
+        for proj in residual:
+            nn.init.normal_(proj.weight, 0.0, std / math.sqrt(2 * n_layer))
+
+
 class Block(nn.Module):
     """One pre-norm Transformer block: ``x + attn(ln1(x))``, then ``x + mlp(ln2(x))``, dropout on each branch."""
 
@@ -205,25 +232,11 @@ class TransformerLM(_LM):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """GPT-2's initialisation: N(0, 0.02) weights, zero biases, unit LayerNorm scales, and N(0, 0.02 /
-        sqrt(2 n_layer)) for the projections that add into the residual stream (two per block), so that the
-        stream's variance does not grow with depth."""
-        std = 0.02
-        for module in self.modules():
-            if isinstance(module, (nn.Linear, nn.Embedding)):
-                nn.init.normal_(module.weight, 0.0, std)
-            if isinstance(module, nn.Linear) and module.bias is not None:
-                nn.init.zeros_(module.bias)
-            if isinstance(module, nn.LayerNorm):
-                module.reset_parameters()
-        for block in self.blocks:
-            nn.init.normal_(block.attn.in_proj_weight, 0.0, std)
-            if block.attn.in_proj_bias is not None:
-                nn.init.zeros_(block.attn.in_proj_bias)
-            for proj in (block.attn.out_proj, block.mlp[2]):
-                nn.init.normal_(proj.weight, 0.0, std / math.sqrt(2 * self.config.n_layer))
+        """GPT-2's initialisation (:func:`gpt2_init`): each block's attention, and its two projections into the
+        residual stream; then the learned positions, N(0, 0.02)."""
+        gpt2_init(self, [((b.attn,), (b.attn.out_proj, b.mlp[2])) for b in self.blocks], self.config.n_layer)
         if isinstance(self.pos_emb, nn.Parameter):
-            nn.init.normal_(self.pos_emb, 0.0, std)
+            nn.init.normal_(self.pos_emb, 0.0, 0.02)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{f.name}={getattr(self.config, f.name)!r}" for f in dataclasses.fields(self.config))
