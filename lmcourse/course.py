@@ -33,7 +33,7 @@ class Chapter:
     @property
     def notebooks(self) -> tuple[tuple[str, int], ...]:
         """(slug, reading minutes) of each notebook of the chapter, in reading order: one, unless ``parts`` splits
-        it (chapter 11 is two notebooks, each within ``run_budget_s``)."""
+        it (chapters 11 and 12 are two notebooks each, each within ``run_budget_s``)."""
         return self.parts or ((self.slug, self.reading_min),)
 
 
@@ -63,8 +63,9 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("11", "11_applications", "Applications: generate, classify, translate, summarise, QA",
             ("09", "10"), 75, short="applica-\ntions", run_budget_s=40,
             parts=(("11_applications", 45), ("11_text_to_text", 30))),
-    Chapter("12", "12_cost_scale_safety", "Cost, scale and safety", ("09",), 60,
-            short="cost,\nscale", run_budget_s=60),
+    Chapter("12", "12_cost_scale", "Cost, scale and safety", ("09",), 75,
+            short="cost,\nsafety", run_budget_s=40,
+            parts=(("12_cost_scale", 40), ("12_safety", 35))),
     Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45,
             short="eco-\nsystem", run_budget_s=30),
 )
