@@ -1114,6 +1114,21 @@ def adamw_step(p: torch.Tensor, g: torch.Tensor, m: torch.Tensor, v: torch.Tenso
     return p * (1 - lr * weight_decay) - lr * m_hat / (v_hat.sqrt() + eps), m, v
 
 
+def log_odds(counts_a: dict[str, int], counts_b: dict[str, int], word: str, alpha: float) -> float:
+    V = len(set(counts_a) | set(counts_b))
+    return (math.log((counts_a.get(word, 0) + alpha) / (sum(counts_a.values()) + alpha * V))
+            - math.log((counts_b.get(word, 0) + alpha) / (sum(counts_b.values()) + alpha * V)))
+
+
+def newline_score(att: torch.Tensor, text: str) -> float:
+    weights, last = [], None
+    for t, c in enumerate(text):
+        last = t if c == "\n" else last
+        if last is not None:
+            weights.append(float(att[t, last]))
+    return sum(weights) / len(weights)
+
+
 RIGHT = {
     "ch00_normalise": lambda c: [x / sum(c) for x in c] if sum(c) else 1 / 0,
     "ch00_char_counts": Counter,
@@ -1167,6 +1182,13 @@ RIGHT = {
     "ch11_bm25_weight": lambda tf, df, n, dl, avg, k1=1.5, b=0.75: math.log(1 + (n - df + 0.5) / (df + 0.5)) * tf * (
         k1 + 1) / (tf + k1 * (1 - b + b * dl / avg)),
     "ch11_greedy": greedy_translate,
+    "ch12_flops": lambda c, t: 3 * (24 * c.n_layer * c.n_embd ** 2 + 4 * c.n_layer * t * c.n_embd
+                                    + 2 * c.vocab_size * c.n_embd),
+    "ch12_compute_optimal": lambda c: (math.sqrt(c / 120), 20 * math.sqrt(c / 120)),
+    "ch12_allreduce": lambda n, p, b: 2 * (p - 1) / p * n * b,
+    "ch12_exposure": lambda rank, n: math.log2(n) - math.log2(rank),
+    "ch12_log_odds": log_odds,
+    "ch12_newline_score": newline_score,
 }
 
 
