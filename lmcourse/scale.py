@@ -181,6 +181,8 @@ def count_flops(model: nn.Module, idx: torch.Tensor, targets: torch.Tensor) -> t
     The forward pass ``model(idx, targets) -> (logits, loss)`` runs under the counter, then ``loss.backward()``
     under a second one. The model's ``.grad`` are left as they were found (the backward pass writes into fresh
     ones, which are dropped), and dropout draws nothing from the global random streams (they are forked).
+    The first call in a process takes a few seconds more: the counter makes PyTorch import its compiler
+    (``torch._dynamo``, about 5 s on a 2-core laptop); later calls cost little more than the passes themselves.
     """
     who = "count_flops"
     device = _model_device(model, who)
