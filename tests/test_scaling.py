@@ -1,17 +1,20 @@
-"""Tests of ``lmcourse.scale``: the FLOP formula against PyTorch's FlopCounterMode on several TransformerLMs (exactly),
+"""Tests of ``lmcourse.scaling``: the FLOP formula against PyTorch's FlopCounterMode on four TransformerLMs (exactly),
 6 N D against the formula, count_flops and seconds_per_step leaving the model, its gradients and the random streams
 as they were, power-law fits on exact data, the frontier on a hand-made sweep, Chinchilla's optimum against a scan,
-hand values of the all-reduce, ZeRO and cost formulas, and every error."""
+hand values of the all-reduce, ZeRO and cost formulas, and every error; and that no module of the package is named
+like a function ``import lmcourse`` exports (a ``lmcourse/scale.py`` would replace ``lmcourse.scale()``)."""
 
 from __future__ import annotations
 
+import importlib
 import math
+import pkgutil
 
 import numpy as np
 import pytest
 import torch
 
-from lmcourse.scale import (
+from lmcourse.scaling import (
     CHINCHILLA,
     Cost,
     Flops,
@@ -32,6 +35,21 @@ from lmcourse.scale import (
     training_state_bytes,
 )
 from lmcourse.transformer import TransformerConfig, TransformerLM
+
+# --------------------------------------------------------------------------- the module's name
+
+
+def test_no_module_shadows_a_package_level_name() -> None:
+    # importing lmcourse.X sets the attribute lmcourse.X to the module, replacing a function of that name for
+    # the rest of the process: lmcourse.scale() (the SCALE setting) would become "'module' object is not callable"
+    import lmcourse
+
+    modules = {m.name for m in pkgutil.iter_modules(lmcourse.__path__)}
+    assert "scaling" in modules
+    assert not modules & set(lmcourse.__all__), modules & set(lmcourse.__all__)
+    importlib.import_module("lmcourse.scaling")
+    assert lmcourse.scale() in lmcourse.SCALES
+
 
 # --------------------------------------------------------------------------- FLOPs
 

@@ -26,6 +26,9 @@ counts matrix products only (``mm``, ``addmm``, ``bmm``, convolutions, fused att
 GELU, dropout, the residual additions, the biases (``addmm``'s added term is not counted), the embedding lookup
 and the cross-entropy are free in both. They are a few FLOPs per element, small next to E FLOPs per element of a
 product.
+
+The module is ``scaling``, not ``scale``: a submodule ``lmcourse.scale`` would replace the function
+``lmcourse.scale()`` (the ``SCALE`` setting) as soon as it was imported.
 """
 
 from __future__ import annotations
