@@ -415,6 +415,12 @@ def chinchilla_optimal(compute: float) -> tuple[float, float]:
     FLOPs, ``C = 6 N D``: setting the loss's derivative along the budget to 0 gives
 
         N = G * (C/6)**(beta/(alpha+beta)),  G = (alpha*A / (beta*B))**(1/(alpha+beta)),  D = C / (6 N)
+
+    With eq. (10)'s published constants this is not the 20 tokens per parameter of :func:`compute_optimal` (which
+    comes from the paper's approaches 1 and 2): Chinchilla's budget, 5.76e23 FLOPs, gives N = 3.2e10 and D =
+    3.0e12, about 93 tokens per parameter. Besiroglu et al. (2024), "Chinchilla Scaling: A replication attempt",
+    found that fit inconsistent with the paper's approaches 1 and 2 (its optimiser stopped early, and the printed
+    constants are rounded); a lesson in how far a small change of fitted exponents moves the optimum.
     """
     C = _positive(compute, "compute", "chinchilla_optimal")
     c = CHINCHILLA

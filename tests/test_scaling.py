@@ -339,6 +339,8 @@ def test_chinchilla_optimal_formula() -> None:
     N, D = chinchilla_optimal(5.76e23)
     assert N == pytest.approx(G * (5.76e23 / 6) ** (b / (a + b)), rel=1e-12)
     assert D == pytest.approx(5.76e23 / (6 * N), rel=1e-12)
+    # approach 3's published fit puts Chinchilla's budget at 32 billion parameters and 3 trillion tokens, not 70 and 1.4
+    assert (f"{N:.3g}", f"{D:.3g}", round(D / N)) == ("3.22e+10", "2.98e+12", 93)
 
 
 def test_compute_optimal_gives_chinchilla() -> None:
