@@ -25,6 +25,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.seq2seq``  an encoder-decoder Transformer with cross-attention, greedy translation, the dates task, a
                         word-for-word baseline
 - ``lmcourse.checkpoints`` models and training states as safetensors files (never a pickle); the reference models
+- ``lmcourse.safety``   canaries and exposure, model cards from recorded facts, why a pickle checkpoint runs code
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
