@@ -27,6 +27,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.checkpoints`` models and training states as safetensors files (never a pickle); the reference models
 - ``lmcourse.scaling`` FLOPs by formula and by count, matmul peak and MFU, power laws, Chinchilla, all-reduce, cost
 - ``lmcourse.probes``   bias probes (co-occurrence log-odds, minimal pairs) and neuron and head probes (chapter 12)
+- ``lmcourse.safety``   canaries and exposure, model cards from recorded facts, why a pickle checkpoint runs code
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why

@@ -125,6 +125,21 @@ def save(model: torch.nn.Module, path: str | os.PathLike[str], config: dict[str,
     return target
 
 
+def _pickle_hint(file: Path) -> str:
+    """A sentence on what ``file`` is, if its first bytes show a torch.save zip archive or a pickle (read as bytes,
+    never unpickled); else an empty string."""
+    try:
+        with open(file, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return ""
+    if head == b"PK\x03\x04":
+        return " It is a zip archive, as torch.save writes: a pickle inside, which can run code when loaded."
+    if head[:1] == b"\x80":
+        return " It starts like a pickle (pickle.dump, or torch.save's old format), which can run code when loaded."
+    return ""
+
+
 def _metadata(file: Path) -> dict[str, str]:
     """The metadata strings of safetensors ``file``; a file that is not safetensors is a CheckpointError."""
     from safetensors import safe_open
@@ -133,7 +148,8 @@ def _metadata(file: Path) -> dict[str, str]:
         with safe_open(str(file), framework="pt") as f:
             return dict(f.metadata() or {})
     except Exception as err:  # safetensors raises its own SafetensorError (and OSError) for bad headers
-        raise CheckpointError(f"{file} is not a readable safetensors file ({err}). A checkpoint is written by "
+        looks = _pickle_hint(file)
+        raise CheckpointError(f"{file} is not a readable safetensors file ({err}).{looks} A checkpoint is written by "
                               "lmcourse.checkpoints.save; a torch.save (.pt) file is a pickle, which this "
                               "loader never opens.") from None
 

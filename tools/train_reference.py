@@ -35,7 +35,8 @@ original wall time.
 ``torch.manual_seed(0)`` is set before each model is built, as the notebooks do. Each is scored on the
 validation split with ``lmcourse.train.evaluate``, saved to ``checkpoints/<name>.safetensors`` with
 ``lmcourse.checkpoints.save``, and its entry in ``checkpoints/manifest.json`` (the command, seed, steps,
-wall time, threads, torch version, validation loss, sha256, size) is rewritten; other entries are kept.
+wall time, threads, torch version, validation loss, sha256, size) is rewritten, keeping its hand-written
+``card`` (the model card's intended use and limitations); other entries are kept.
 Chapter 08 loads them with ``lmcourse.checkpoints.reference(name)``.
 """
 
@@ -89,6 +90,15 @@ def _train_keywords(fit: dict[str, Any]) -> dict[str, Any]:
     if "warmup" in fit:
         keywords["schedule"] = cosine_schedule(fit["steps"], warmup=fit["warmup"])
     return keywords
+
+
+#: Entries of a manifest entry written by hand, not by a training run: kept when a retraining rewrites the entry.
+BY_HAND = ("card",)  # the model card's intended use, out of scope, limitations, authors (lmcourse.safety.model_card)
+
+
+def keep_written_by_hand(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """``new``, the entry a training run wrote, with the hand-written entries (:data:`BY_HAND`) of ``old`` kept."""
+    return {**new, **{k: old[k] for k in BY_HAND if old is not None and k in old}}
 
 
 def _write_manifest(path: Path, entries: dict[str, dict[str, Any]]) -> None:
@@ -194,9 +204,9 @@ def main(argv: list[str] | None = None) -> None:
             **extra,
         }
         file = checkpoints.save(model, folder / f"{name}.safetensors", config, info)
-        entries[name] = {"file": file.name, "sha256": data.sha256_of(file), "bytes": file.stat().st_size,
-                         "class": cls.__name__, "config": config, "valid_curve": curve,
-                         **{k: v for k, v in info.items() if k != "name"}}
+        entries[name] = keep_written_by_hand(entries.get(name), {
+            "file": file.name, "sha256": data.sha256_of(file), "bytes": file.stat().st_size, "class": cls.__name__,
+            "config": config, "valid_curve": curve, **{k: v for k, v in info.items() if k != "name"}})
         _write_manifest(manifest_path, entries)
         print(f"{name}: {wall:.0f} s, validation {nats:.4f} nats = {nats / math.log(2):.4f} bits per char, "
               f"{file.stat().st_size:,} bytes", flush=True)
