@@ -1,7 +1,7 @@
 """Checkers of chapter 12 (cost, scale and safety): exercises 12.1-12.3 (in ``12_cost_scale``) and 12.4-12.6
 (``12_safety``).
 
-The references are computed here, in a few lines each, not taken from the chapter's modules (``lmcourse.scale``,
+The references are computed here, in a few lines each, not taken from the chapter's modules (``lmcourse.scaling``,
 ``lmcourse.safety``, ``lmcourse.probes``): a TransformerLM's training FLOPs per token (12.1: 2 FLOPs per multiply-add,
 matrix products only, backward = 2 x forward: what ``torch.utils.flop_counter`` counts for a training step), the
 compute-optimal split of a budget by the rule of thumb of Hoffmann et al. 2022 (12.2: C = 6 N D and 20 tokens per
