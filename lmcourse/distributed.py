@@ -275,7 +275,7 @@ def _env(threads: int) -> dict[str, str]:
 def _stop(proc: subprocess.Popen[str]) -> None:
     """Stop torchrun and its workers (its whole process group on POSIX), politely first."""
     if hasattr(os, "killpg"):
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, None)):
+        for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
             try:
                 os.killpg(proc.pid, sig)
             except ProcessLookupError:
