@@ -37,6 +37,7 @@ import argparse
 import json
 import numbers
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -63,6 +64,9 @@ THREAD_POOLS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "N
                 "RAYON_NUM_THREADS", "LMCOURSE_THREADS")
 #: How many lines of the workers' error output a failed :func:`launch` quotes.
 TAIL_LINES = 15
+#: A line that torchrun's agent logs (glog style: level, date, time, pid, then the file), e.g.
+#: ``W1129 07:55:21.567000 21279 .../torch/distributed/elastic/multiprocessing/api.py:1028] Sending process ...``.
+_TORCHRUN_LOG = re.compile(r"[DIWEF]\d{4} \d\d:\d\d:\d\d\.\d+ +\d+ \S*torch/distributed/elastic/")
 
 _START = ("python -m torch.distributed.run --standalone --nproc_per_node=2 -m lmcourse.distributed --out run.json, "
           "or from Python lmcourse.distributed.launch(2)")
@@ -292,10 +296,12 @@ def _stop(proc: subprocess.Popen[str]) -> None:
 def _tail(text: str, n: int = TAIL_LINES) -> str:
     """The last ``n`` non-blank lines of the workers' output, without torchrun's own report of their failure."""
     lines = [line for line in text.splitlines() if line.strip()]
-    for k, line in enumerate(lines):  # torchrun's report (logged failure, then its traceback) follows the workers'
-        if "torch/distributed/elastic" in line or "torch.distributed.elastic" in line:
-            lines = lines[:k] or lines
-            break
+    # torchrun reports a failure after the workers' own output: a logged line "... failed (exitcode: 1) local_rank:
+    # 0 ...", then its traceback and a summary that says "To enable traceback see ...". The workers' lines are what
+    # says why; if there are none (a worker killed by a signal), torchrun's report is all there is.
+    ends = [k for k, line in enumerate(lines) if "failed (exitcode:" in line]
+    if ends and ends[0] > 0:
+        lines = [line for line in lines[:ends[0]] if not _TORCHRUN_LOG.match(line)]  # e.g. "Sending ... SIGTERM"
     return "\n".join(lines[-n:])
 
 

@@ -187,3 +187,33 @@ def test_max_difference_is_the_largest_gap_step_by_step() -> None:
         max_difference(_run([4.0, 3.5, 3.0]), _run([4.0, 3.5]))
     with pytest.raises(TypeError, match="b must be a Run"):
         max_difference(_run([4.0]), [4.0])  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- what a failed launch quotes
+
+#: What torchrun 2.13 printed when both workers failed (shortened): the workers' tracebacks, then its own report.
+TRANSCRIPT = """\
+[rank1]: Traceback (most recent call last):
+[rank1]:   File "/work/lmcourse/batches.py", line 215, in windows
+[rank1]: ValueError: windows of context 64 need at least 65 ids, got 50; use a smaller context or more text.
+W1129 07:55:21.567000 21279 site-packages/torch/distributed/elastic/multiprocessing/api.py:1028] Sending process 21433 \
+closing signal SIGTERM
+E1129 07:55:21.781000 21279 site-packages/torch/distributed/elastic/multiprocessing/api.py:1002] failed (exitcode: 1) \
+local_rank: 1 (pid: 21434) of binary: /usr/bin/python
+Traceback (most recent call last):
+  File "/usr/lib/python3.11/site-packages/torch/distributed/launcher/api.py", line 383, in launch_agent
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+  traceback : To enable traceback see: https://pytorch.org/docs/stable/elastic/errors.html
+============================================================
+"""
+
+
+def test_a_failed_launch_quotes_the_workers_not_torchrun() -> None:
+    tail = distributed._tail(TRANSCRIPT)
+    assert tail.splitlines()[-1] == ("[rank1]: ValueError: windows of context 64 need at least 65 ids, got 50; use a "
+                                     "smaller context or more text.")
+    assert len(tail.splitlines()) == 3
+    assert distributed._tail(TRANSCRIPT, n=1).startswith("[rank1]: ValueError")
+    killed = "E1129 07:55:21.781000 21279 torch/distributed/elastic/api.py:1002] failed (exitcode: -9) local_rank: 0"
+    assert distributed._tail(f"{killed}\n  exitcode  : -9\n") == f"{killed}\n  exitcode  : -9"  # nothing else to quote
