@@ -214,12 +214,15 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"lmcourse.distributed: a missing rendezvous ({', '.join(missing)} not set): this is a worker, one "
                  f"of several processes that torchrun starts and introduces to each other. Start it with {_START}.")
     rank, world, local_rank = (int(os.environ[name]) for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"))
-    for name, least in (("steps", 2), ("batch_size", 1), ("n_layer", 1), ("chars", 2), ("threads", 1)):
+    for name, least in (("steps", 2), ("batch_size", 1), ("seed", 0), ("n_layer", 1), ("chars", 2), ("threads", 1)):
         if getattr(args, name) < least:
             sys.exit(f"lmcourse.distributed: --{name.replace('_', '-')} must be at least {least}, got "
                      f"{getattr(args, name)}.")
     if not args.lr > 0:
         sys.exit(f"lmcourse.distributed: --lr must be > 0, got {args.lr}.")
+    if not Path(args.out).parent.is_dir():  # now, not after the training
+        sys.exit(f"lmcourse.distributed: --out {args.out} is in a folder that does not exist; create "
+                 f"{Path(args.out).parent} first, or write to run.json here.")
     try:
         _check_share(args.batch_size, world)  # before init_process_group: fail here, not in a hung collective
     except ValueError as err:

@@ -111,6 +111,11 @@ def test_the_worker_refuses_unequal_shares_before_joining(monkeypatch: pytest.Mo
         monkeypatch.setenv(name, value)
     with pytest.raises(SystemExit, match="a world size of 3 does not divide the batch of 32"):
         distributed.main(["--out", str(tmp_path / "x.json")])
+    with pytest.raises(SystemExit, match="--out .* is in a folder that does not exist"):
+        distributed.main(["--out", str(tmp_path / "no" / "x.json"), "--batch-size", "33"])
+    with pytest.raises(SystemExit, match="--steps must be at least 2, got 1"):
+        distributed.main(["--out", str(tmp_path / "x.json"), "--steps", "1"])
+    assert not list(tmp_path.iterdir())
 
 
 # --------------------------------------------------------------------------- launch's checks, before starting
