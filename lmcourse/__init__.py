@@ -31,6 +31,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.plot``     the few plots every chapter draws (loss curves, heatmaps)
 - ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
+- ``lmcourse.distributed`` data parallel training with torchrun and DDP (gloo on CPUs, NCCL on GPUs); ``launch(2)``
 - ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
 - ``lmcourse.workspace`` ``python -m lmcourse.workspace``: your own copy of the chapters, which the tests ignore
 """
