@@ -24,7 +24,8 @@ Two entry points:
   of Shakespeare, every rank drawing the same global batch and training on its contiguous share, and rank 0 writes
   the global loss of every step and the median seconds per step to ``--out`` (JSON, written atomically).
 - :func:`launch` runs that command for a notebook or a test, with the thread counts pinned, and returns a
-  :class:`Run`; :func:`max_difference` compares two loss curves.
+  :class:`Run`; :func:`single` runs the same training in the caller's process without any of the distributed
+  machinery, the reference a distributed run must match; :func:`max_difference` compares two loss curves.
 
 ``backend="auto"`` takes NCCL when the course's device choice (:func:`lmcourse.env.pick_device`, which reads
 ``LMCOURSE_DEVICE``) is a CUDA GPU and there is a GPU for every process; otherwise gloo on the CPU. Nothing here
@@ -51,7 +52,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # torch is imported where it is used: `python -m lmcourse.distributed` checks its start first
     import torch
 
-__all__ = ["BACKENDS", "RENDEZVOUS", "Run", "launch", "main", "max_difference"]
+__all__ = ["BACKENDS", "RENDEZVOUS", "Run", "launch", "main", "max_difference", "single"]
 
 #: The backends a run may ask for: ``auto`` (NCCL on CUDA GPUs, else gloo), ``gloo`` (CPU), ``nccl`` (CUDA).
 BACKENDS = ("auto", "gloo", "nccl")
@@ -160,8 +161,13 @@ def _write_json(path: Path, facts: dict[str, object]) -> None:
         raise
 
 
-def _train(args: argparse.Namespace, rank: int, world: int, device: torch.device) -> tuple[list[float], list[float]]:
-    """Train on this rank's share of every batch; return the global loss and the wall seconds of every step."""
+def _train(args: argparse.Namespace, rank: int, world: int, device: torch.device,
+           distributed: bool = True) -> tuple[list[float], list[float]]:
+    """Train on this rank's share of every batch; return the global loss and the wall seconds of every step.
+
+    ``distributed=False`` (rank 0 of a world of 1, no process group): the same data, weights, batches and updates
+    with a plain model, no DDP and no collectives; :func:`single` runs it in the caller's process.
+    """
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
@@ -177,7 +183,7 @@ def _train(args: argparse.Namespace, rank: int, world: int, device: torch.device
     config = TransformerConfig(vocab_size=chars.vocab_size, block_size=args.block_size, n_layer=args.n_layer,
                                n_head=args.n_head, n_embd=args.n_embd, dropout=0.0)
     model = TransformerLM(config).to(device)
-    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
+    ddp = DDP(model, device_ids=[device.index] if device.type == "cuda" else None) if distributed else model
     optimizer = torch.optim.AdamW(ddp.parameters(), lr=args.lr)
     g = torch.Generator().manual_seed(args.seed)  # the same global batches on every rank
     share = args.batch_size // world
@@ -187,14 +193,16 @@ def _train(args: argparse.Namespace, rank: int, world: int, device: torch.device
     for _ in range(args.steps):
         rows = torch.randint(len(x), (args.batch_size,), generator=g)[mine]
         xb, yb = x[rows].to(device), y[rows].to(device)
-        dist.barrier()
+        if distributed:
+            dist.barrier()
         start = time.perf_counter()
         _, loss = ddp(xb, yb)  # the mean cross-entropy of this rank's share
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # DDP all-reduces the gradients: their mean over ranks, the full batch's mean gradient
         optimizer.step()
         total = loss.detach().clone()
-        dist.all_reduce(total, op=dist.ReduceOp.SUM)  # equal shares: the batch's loss is the mean of the shards'
+        if distributed:
+            dist.all_reduce(total, op=dist.ReduceOp.SUM)  # equal shares: the batch's loss is the mean of the shards'
         losses.append(total.item() / world)
         seconds.append(time.perf_counter() - start)
     return losses, seconds
@@ -361,6 +369,29 @@ def launch(nproc: int, *, steps: int = 30, batch_size: int = 32, lr: float = 3e-
     return Run(world_size=int(facts["world_size"]), backend=str(facts["backend"]), device=str(facts["device"]),
                losses=[float(v) for v in facts["losses"]], seconds_per_step=float(facts["seconds_per_step"]),
                wall_seconds=time.perf_counter() - start)
+
+
+def single(*, steps: int = 30, batch_size: int = 32, lr: float = 3e-3, seed: int = 0, n_layer: int = 2,
+           n_embd: int = 64, n_head: int = 4, block_size: int = 64, chars: int = 200_000) -> Run:
+    """The reference for :func:`launch`: the same training in *this* process, on the CPU, without torchrun,
+    a process group or DDP: one plain model, the whole batch, the same weights, batches and updates.
+
+    It uses this process's torch threads (``lmcourse.setup`` pins them under test) and leaves its random streams as
+    they were. ``backend`` is ``"none"``; ``wall_seconds`` is the training's, no start-up to pay.
+    """
+    import torch
+
+    values = {"steps": (steps, 2), "batch_size": (batch_size, 1), "seed": (seed, 0), "n_layer": (n_layer, 1),
+              "n_embd": (n_embd, 1), "n_head": (n_head, 1), "block_size": (block_size, 1), "chars": (chars, 2)}
+    for name, (value, least) in values.items():
+        _whole(value, name, least)
+    lr = _positive(lr, "lr", "3e-3")
+    args = argparse.Namespace(**{name: value for name, (value, _) in values.items()}, lr=lr)
+    start = time.perf_counter()
+    with torch.random.fork_rng(devices=[]):
+        losses, seconds = _train(args, 0, 1, torch.device("cpu"), distributed=False)
+    return Run(world_size=1, backend="none", device="cpu", losses=losses,
+               seconds_per_step=statistics.median(seconds[1:]), wall_seconds=time.perf_counter() - start)
 
 
 def max_difference(a: Run, b: Run) -> float:

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from lmcourse import distributed
-from lmcourse.distributed import RENDEZVOUS, Run, launch, max_difference
+from lmcourse.distributed import RENDEZVOUS, Run, launch, max_difference, single
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {"steps": 8, "n_layer": 1, "n_embd": 32, "chars": 20_000, "backend": "gloo", "timeout": 120}
@@ -65,6 +65,22 @@ def test_runs_report_what_ran_and_print_nothing(runs: tuple[Run, Run, str]) -> N
     for run in (one, two):
         assert 0 < run.seconds_per_step < run.wall_seconds
     assert printed == ""  # the workers (and torchrun) are quiet when all goes well
+
+
+@pytest.mark.timeout(300)
+def test_the_in_process_reference_is_the_same_training(runs: tuple[Run, Run, str]) -> None:
+    """single(): no torchrun, no process group, no DDP; the same curve as both launches, and no random stream
+    of the caller's touched."""
+    one, two, _ = runs
+    options = {k: v for k, v in TINY.items() if k not in ("backend", "timeout")}
+    before = torch.random.get_rng_state()
+    ref = single(**options)
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert (ref.world_size, ref.backend, ref.device) == (1, "none", "cpu")
+    assert max_difference(ref, one) <= TOLERANCE and max_difference(ref, two) <= TOLERANCE
+    assert 0 < ref.seconds_per_step < ref.wall_seconds
+    with pytest.raises(ValueError, match="batch_size"):
+        single(batch_size=0)
 
 
 @pytest.mark.timeout(120)
