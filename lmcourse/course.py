@@ -24,17 +24,29 @@ class Chapter:
     spine: bool = False  # on the n-gram -> smoothing -> LSTM -> Transformer spine
     run_budget_s: int = 60  # most seconds one copy of each notebook may run at the ci scale (see CONTRIBUTING.md)
     parts: tuple[tuple[str, int], ...] = ()  # a chapter in several notebooks: (slug, reading minutes) of each
+    part_budgets_s: tuple[int, ...] = ()  # each part's run budget, in order, when they differ (<= run_budget_s)
 
     def __post_init__(self) -> None:
         if self.parts and (self.parts[0][0] != self.slug or sum(m for _, m in self.parts) != self.reading_min):
             raise ValueError(f"chapter {self.number}: its first part must be its slug {self.slug!r} and the parts' "
                              f"minutes must add up to its reading_min {self.reading_min}, got {self.parts}.")
+        if self.part_budgets_s and (len(self.part_budgets_s) != len(self.parts)
+                                    or not all(0 < b <= self.run_budget_s for b in self.part_budgets_s)):
+            raise ValueError(f"chapter {self.number}: part_budgets_s needs one budget per part ({len(self.parts)}), "
+                             f"each between 1 and run_budget_s={self.run_budget_s}; got {self.part_budgets_s}.")
 
     @property
     def notebooks(self) -> tuple[tuple[str, int], ...]:
         """(slug, reading minutes) of each notebook of the chapter, in reading order: one, unless ``parts`` splits
         it (chapters 11 and 12 are two notebooks each, each within ``run_budget_s``)."""
         return self.parts or ((self.slug, self.reading_min),)
+
+    def budget(self, slug: str) -> int:
+        """The most seconds one copy of notebook ``slug`` of this chapter may run at the ci scale."""
+        slugs = [s for s, _ in self.notebooks]
+        if slug not in slugs:
+            raise KeyError(f"chapter {self.number} has no notebook {slug!r}; its notebooks are {slugs}.")
+        return self.part_budgets_s[slugs.index(slug)] if self.part_budgets_s else self.run_budget_s
 
 
 CHAPTERS: tuple[Chapter, ...] = (
@@ -43,7 +55,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01", "01_text_data", "Text as data: cleaning, tokenisation, splits", ("00",), 60,
             short="text as\ndata", run_budget_s=40),
     Chapter("02", "02_ngram_counting", "n-gram counting, sampling, perplexity", ("01",), 60,
-            short="n-gram\ncounts", spine=True, run_budget_s=40),
+            short="n-gram\ncounts", spine=True, run_budget_s=35),
     Chapter("03", "03_ngram_smoothing", "Smoothing: add-k, interpolation, Kneser-Ney", ("02",), 60,
             short="smoothing", spine=True, run_budget_s=50),
     Chapter("04", "04_neural_lm", "From counts to parameters: the MLP language model", ("02",), 75,
@@ -53,7 +65,7 @@ CHAPTERS: tuple[Chapter, ...] = (
     Chapter("06", "06_lstm", "The LSTM from scratch, checked against torch", ("05", "03"), 75,
             short="LSTM", spine=True, run_budget_s=60),
     Chapter("07", "07_attention", "Attention and multi-head attention", ("04",), 60,
-            short="attention", run_budget_s=30),
+            short="attention", run_budget_s=25),
     Chapter("08", "08_transformer", "A decoder-only Transformer; the grand comparison", ("06", "07"), 90,
             short="Trans-\nformer", spine=True, run_budget_s=60),
     Chapter("09", "09_training", "Training strategies: optimisers, schedules, regularisation", ("08",), 60,
@@ -64,8 +76,8 @@ CHAPTERS: tuple[Chapter, ...] = (
             ("09", "10"), 75, short="applica-\ntions", run_budget_s=40,
             parts=(("11_applications", 45), ("11_text_to_text", 30))),
     Chapter("12", "12_cost_scale", "Cost, scale and safety", ("09",), 75,
-            short="cost,\nsafety", run_budget_s=40,
-            parts=(("12_cost_scale", 40), ("12_safety", 35))),
+            short="cost,\nsafety", run_budget_s=55,
+            parts=(("12_cost_scale", 40), ("12_safety", 35)), part_budgets_s=(55, 35)),
     Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45,
             short="eco-\nsystem", run_budget_s=30),
 )

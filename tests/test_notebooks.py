@@ -82,7 +82,7 @@ def test_readme_run_times_are_the_recorded_ones() -> None:
             shown = build_notebooks.readme_run_time(max(read(p).metadata[nbtools.META]["run_seconds"] for p in copies))
             status = "ready"
         else:
-            shown, status = f"≤ {chapter.run_budget_s} s", "planned"
+            shown, status = f"≤ {chapter.budget(slug)} s", "planned"
         row = rf"^\| {chapter.number} \| `{slug}` \|(?:[^|\n]*\|){{3}} {shown} \| {status} \|$"
         assert re.search(row, readme, re.M), (
             f"README.md's row for {slug} should show the run time {shown!r} and the status {status!r} "
@@ -93,7 +93,7 @@ def test_the_plan_keeps_the_suite_under_its_budget() -> None:
     """Every chapter's two copies at their full budget, two at a time, fit the suite's budget with room to spare."""
     from lmcourse.course import CHAPTERS
 
-    notebooks = 2 * sum(ch.run_budget_s * len(ch.notebooks) for ch in CHAPTERS) / 2  # two copies each, two workers
+    notebooks = 2 * sum(ch.budget(slug) for ch in CHAPTERS for slug, _ in ch.notebooks) / 2  # 2 copies, 2 workers
     assert notebooks <= 0.6 * nbtools.SUITE_BUDGET_MIN * 60, f"{notebooks / 60:.1f} min of notebooks"
     assert all(0 < ch.run_budget_s <= nbtools.DEFAULT_BUDGET for ch in CHAPTERS)
 
@@ -235,3 +235,18 @@ def test_kernels_import_this_checkout() -> None:
     env = nbtools.kernel_env()
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(nbtools.ROOT)
     assert nbtools.kernel_env()["PYTHONPATH"].count(str(nbtools.ROOT)) == 1  # not added twice
+
+
+def test_a_chapter_in_parts_can_give_each_part_its_budget() -> None:
+    """Chapter 12's parts have budgets of their own; a chapter without part budgets gives every notebook its own."""
+    from lmcourse.course import Chapter, chapter
+
+    twelve = chapter("12")
+    assert [twelve.budget(s) for s, _ in twelve.notebooks] == list(twelve.part_budgets_s)
+    assert {chapter("11").budget(s) for s, _ in chapter("11").notebooks} == {chapter("11").run_budget_s}
+    with pytest.raises(KeyError, match="no notebook"):
+        twelve.budget("11_applications")
+    for budgets in ((30,), (30, 70), (0, 30)):  # one per part, each within the chapter's run_budget_s
+        with pytest.raises(ValueError, match="part_budgets_s"):
+            Chapter("99", "99_a", "t", (), 10, run_budget_s=60, parts=(("99_a", 5), ("99_b", 5)),
+                    part_budgets_s=budgets)

@@ -262,7 +262,7 @@ def budget(path: Path) -> int:
 
     for ch in CHAPTERS:
         if path.stem in dict(ch.notebooks):
-            return ch.run_budget_s
+            return ch.budget(path.stem)
     raise NotebookError(f"{path.name} is not a chapter of the course map (lmcourse.course.CHAPTERS): "
                         f"name it after one ({', '.join(s for c in CHAPTERS for s, _ in c.notebooks)}), or add it "
                         "there with its budget")
