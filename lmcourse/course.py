@@ -77,7 +77,7 @@ CHAPTERS: tuple[Chapter, ...] = (
             parts=(("11_applications", 45), ("11_text_to_text", 30))),
     Chapter("12", "12_cost_scale", "Cost, scale and safety", ("09",), 75,
             short="cost,\nsafety", run_budget_s=55,
-            parts=(("12_cost_scale", 40), ("12_safety", 35)), part_budgets_s=(55, 35)),
+            parts=(("12_cost_scale", 40), ("12_safety", 35)), part_budgets_s=(55, 40)),
     Chapter("13", "13_ecosystem", "From this course to the wider ecosystem", ("11",), 45,
             short="eco-\nsystem", run_budget_s=30),
 )
