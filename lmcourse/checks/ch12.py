@@ -205,7 +205,8 @@ def ch12_flops(training_flops: Callable[[Any, int], Any]) -> None:
 def _optimal(compute: float, how: str = "right") -> tuple[float, float]:
     """(N, D) = (sqrt(C / 120), 20 N): C = 6 N D with D = 20 N (Hoffmann et al. 2022's rule of thumb); or one of the
     typical mistakes, by ``how``."""
-    n = {"no sqrt": compute / 120, "no 6": math.sqrt(compute / 20), "no ratio": math.sqrt(compute / 6),
+    n = {"no sqrt": compute / 120, "no 6": math.sqrt(compute / 20), "2N": math.sqrt(compute / 40),
+         "no ratio": math.sqrt(compute / 6),
          "no ratio, 20N": math.sqrt(compute / 6), "precedence": compute / math.sqrt(120)}.get(
         how, math.sqrt(compute / 120))
     d = {"no ratio": n, "D = C/6": compute / 6, "D = N/20": n / 20}.get(how, 20 * n)
@@ -214,7 +215,7 @@ def _optimal(compute: float, how: str = "right") -> tuple[float, float]:
 
 _OPTIMAL_MISTAKES: dict[str, Callable[[float], Any]] = {
     how: (lambda kind: lambda compute: _optimal(compute, kind))(how)
-    for how in ("swapped", "no sqrt", "no 6", "no ratio", "no ratio, 20N", "precedence", "D = C/6", "D = N/20")
+    for how in ("swapped", "no sqrt", "no 6", "2N", "no ratio", "no ratio, 20N", "precedence", "D = C/6", "D = N/20")
 }
 
 _OPTIMAL_HINTS = {
@@ -224,6 +225,8 @@ _OPTIMAL_HINTS = {
                "120, as if the compute grew linearly with N.",
     "no 6": "each parameter costs 6 FLOPs per token in training (2 forward, 4 backward): C = 6 N D = 6 N (20 N) = "
             "120 N^2, so N = sqrt(C / 120). Yours divides by 20 only (the 6 is missing).",
+    "2N": "2N FLOPs per token is the forward pass only; training costs 6N per token, so C = 6ND: with D = 20 N, "
+          "C = 120 N^2 and N = sqrt(C / 120). Yours takes C = 2 N D (N = sqrt(C / 40)).",
     "no ratio": "the rule is 20 tokens per parameter, D = 20 N: C = 6 N D = 120 N^2, so N = sqrt(C / 120) and D = "
                 "20 N. Yours spends the budget on as many tokens as parameters (N = D = sqrt(C / 6)).",
     "no ratio, 20N": "put the 20 tokens per parameter into the budget too: C = 6 N D = 6 N (20 N) = 120 N^2, so N = "
@@ -248,7 +251,7 @@ def ch12_compute_optimal(compute_optimal: Callable[[float], Any]) -> None:
     Four budgets, Python floats: 1e15 FLOPs (a laptop's afternoon), 3.2e17, 5.76e23 (Chinchilla's: N = 6.9e10, D =
     1.4e12) and 3.14e23 (GPT-3's). The answer is a tuple, list, numpy array or tensor of two numbers, ints or floats
     (rel 1e-6). The hint names the mistake: N and D swapped, no square root, the 6 or the 20 left out of the budget,
-    C / 120 ** 0.5, D = C / 6, D = N / 20, one number instead of two.
+    C = 2 N D (the forward pass only), C / 120 ** 0.5, D = C / 6, D = N / 20, one number instead of two.
     """
     import numpy as np
 
@@ -296,12 +299,13 @@ def _allreduce(n_params: int, world_size: int, bytes_per_value: int, how: str = 
     (reduce-scatter, then all-gather, each (p - 1) / p of the data); or one of the typical mistakes, by ``how``."""
     N, p, b = n_params, world_size, bytes_per_value
     return {"half": (p - 1) / p * N * b, "N b": N * b, "2 N b": 2 * N * b, "bits": 8 * 2 * (p - 1) / p * N * b,
-            "naive": (p - 1) * N * b, "not divided": 2 * (p - 1) * N * b}.get(how, 2 * (p - 1) / p * N * b)
+            "naive": (p - 1) * N * b, "not divided": 2 * (p - 1) * N * b, "values": 2 * (p - 1) / p * N,
+            "sent and received": 4 * (p - 1) / p * N * b}.get(how, 2 * (p - 1) / p * N * b)
 
 
 _ALLREDUCE_MISTAKES: dict[str, Callable[..., Any]] = {
     how: (lambda kind: lambda *args: _allreduce(*args, how=kind))(how)
-    for how in ("half", "N b", "2 N b", "bits", "naive", "not divided")
+    for how in ("half", "N b", "2 N b", "bits", "naive", "not divided", "values", "sent and received")
 }
 
 _ALLREDUCE_HINTS = {
@@ -317,6 +321,10 @@ _ALLREDUCE_HINTS = {
              "grows with p. A ring sends 2 (p - 1) / p N b per worker, less than 2 N b however many workers.",
     "not divided": "divide by p: in a ring each of the 2 (p - 1) steps sends one CHUNK, a p-th of the gradients, so "
                    "a worker sends 2 (p - 1) / p N b, not 2 (p - 1) N b.",
+    "values": "multiply by bytes_per_value: the answer is in bytes, not values. Yours is 2 (p - 1) / p N, the "
+              "number of values a worker sends.",
+    "sent and received": "count what one worker sends; it receives as much again. Yours is 4 (p - 1) / p N b, what "
+                         "it sends and receives together.",
 }
 
 _ALLREDUCE_RULE = ("each worker sends 2 * (world_size - 1) / world_size * n_params * bytes_per_value bytes: (p - 1) / "
@@ -334,7 +342,8 @@ def ch12_allreduce(allreduce_bytes: Callable[[int, int, int], Any]) -> None:
     Four runs, Python ints: the chapter's model (237,000 parameters) on 2 CPU processes in float32; GPT-2 small (124
     million) on 8 GPUs in bf16; 70 billion parameters on 1024 GPUs in bf16; 1000 parameters on one worker (0 bytes).
     The answer is one number, int or float (rel 1e-6). The hint names the mistake: the reduce-scatter only, N b, 2 N
-    b, bits instead of bytes, the naive (p - 1) N b, 2 (p - 1) N b (not divided by p), one worker not giving 0.
+    b, bits instead of bytes, values instead of bytes (no bytes_per_value), the bytes sent and received (4 (p - 1) / p
+    N b), the naive (p - 1) N b, 2 (p - 1) N b (not divided by p), one worker not giving 0.
     """
     ex = "12.3 (allreduce_bytes)"
     cases = [(237_000, 2, 4), (124_000_000, 8, 2), (70_000_000_000, 1024, 2), (1000, 1, 4)]
@@ -370,15 +379,19 @@ def _exposure(rank: int, n_candidates: int, how: str = "right") -> float:
 
     with np.errstate(all="ignore"):
         r, n = np.float64(rank), np.float64(n_candidates)
-        return float({"ln": np.log(n) - np.log(r), "log10": np.log10(n) - np.log10(r),
-                      "rank + 1": np.log2(n) - np.log2(r + 1), "rank - 1": np.log2(n) - np.log2(r - 1),
-                      "sign": np.log2(r) - np.log2(n), "log2(rank)": np.log2(r), "log2(n)": np.log2(n),
-                      "n / rank": n / r}.get(how, np.log2(n) - np.log2(r)))
+        value = float({"ln": np.log(n) - np.log(r), "log10": np.log10(n) - np.log10(r),
+                       "rank + 1": np.log2(n) - np.log2(r + 1), "rank - 1": np.log2(n) - np.log2(r - 1),
+                       "sign": np.log2(r) - np.log2(n), "log2(rank)": np.log2(r), "log2(n)": np.log2(n),
+                       "n / rank": n / r}.get(how, np.log2(n) - np.log2(r)))
+    rounded = {"int": lambda x: int(x), "round": lambda x: round(x), "round 1": lambda x: round(x, 1),
+               "round 2": lambda x: round(x, 2)}.get(how)
+    return float(rounded(value)) if rounded is not None else value
 
 
 _EXPOSURE_MISTAKES: dict[str, Callable[[int, int], Any]] = {
     how: (lambda kind: lambda rank, n: _exposure(rank, n, kind))(how)
-    for how in ("ln", "log10", "rank + 1", "rank - 1", "sign", "log2(rank)", "log2(n)", "n / rank")
+    for how in ("ln", "log10", "rank + 1", "rank - 1", "sign", "log2(rank)", "log2(n)", "n / rank", "int", "round",
+                "round 1", "round 2")
 }
 
 _EXPOSURE_HINTS = {
@@ -396,6 +409,9 @@ _EXPOSURE_HINTS = {
     "log2(n)": "subtract log2(rank): a canary ranked last of the n candidates is not exposed at all (exposure 0), "
                "one ranked first has log2(n). Yours ignores the rank.",
     "n / rank": "take the log base 2: exposure = log2(n_candidates / rank), in bits. Yours is the ratio itself.",
+    **dict.fromkeys(("int", "round", "round 1", "round 2"),
+                    "return the float itself, unrounded: yours is rounded (int(...) or round(...)), and the check "
+                    "compares to 1e-5. Round only where you print it, e.g. f\"{exposure:.2f}\"."),
 }
 
 _EXPOSURE_RULE = "exposure = log2(n_candidates) - log2(rank) bits, rank 1 for the most likely candidate."
@@ -409,7 +425,8 @@ def ch12_exposure(exposure: Callable[[int, int], Any]) -> None:
     Five cases, Python ints: a 4-letter canary among 26^4 candidates ranked first (18.8 bits), last (0), and 37th; a
     3-letter one among 26^3 ranked 5th; the 1000th of a million. The answer is one number (rel 1e-5, abs 1e-5: a
     float32 log is that good). The hint names the mistake: the natural log or log10, the rank taken as 0-based (+ 1
-    or - 1), the sign flipped, log2(rank) or log2(n) alone, the ratio without the log.
+    or - 1), the sign flipped, log2(rank) or log2(n) alone, the ratio without the log, the result rounded (int(...),
+    round(x), round(x, 1) or round(x, 2)).
     """
     ex = "12.4 (exposure)"
     cases = [(1, 26 ** 4), (26 ** 4, 26 ** 4), (37, 26 ** 4), (5, 26 ** 3), (1000, 10 ** 6)]
@@ -451,13 +468,14 @@ def _log_odds(counts_a: dict[str, int], counts_b: dict[str, int], word: str, alp
     V = {"V of a": len(counts_a), "V of b": len(counts_b), "V sum": len(counts_a) + len(counts_b),
          "V common": len(set(counts_a) & set(counts_b)),
          "V with word": len(set(counts_a) | set(counts_b) | {word})}.get(how, len(set(counts_a) | set(counts_b)))
+    Va, Vb = (len(counts_a), len(counts_b)) if how == "own V" else (V, V)
     with np.errstate(all="ignore"):
         if how == "no smoothing":
             return float(np.log(np.float64(a) / A) - np.log(np.float64(b) / B))
         if how == "no totals":
             return float(np.log((a + alpha) / (b + alpha)))
-        pa, pb = (a + alpha) / (A + (0 if how == "no alpha V" else alpha * V)), \
-            (b + alpha) / (B + (0 if how == "no alpha V" else alpha * V))
+        pa, pb = (a + alpha) / (A + (0 if how == "no alpha V" else alpha * Va)), \
+            (b + alpha) / (B + (0 if how == "no alpha V" else alpha * Vb))
         log = {"log2": np.log2, "log10": np.log10}.get(how, np.log)
         if how == "no log":
             return float(pa / pb)
@@ -467,7 +485,7 @@ def _log_odds(counts_a: dict[str, int], counts_b: dict[str, int], word: str, alp
 _LOG_ODDS_MISTAKES: dict[str, Callable[..., Any]] = {
     how: (lambda kind: lambda *args: _log_odds(*args, how=kind))(how)
     for how in ("no smoothing", "no totals", "sign", "log2", "log10", "no log", "V of a", "V of b", "V sum",
-                "V common", "V with word", "no alpha V", "alpha 1")
+                "V common", "V with word", "own V", "no alpha V", "alpha 1")
 }
 
 _V_HINT = ("V is the number of distinct words in the two dicts together, len(set(counts_a) | set(counts_b)): each "
@@ -491,6 +509,9 @@ _LOG_ODDS_HINTS = {
     "V sum": _V_HINT + "Yours adds the two dicts' lengths, counting a word in both twice.",
     "V common": _V_HINT + "Yours counts only the words the two dicts share (the intersection, &, not the union, |).",
     "V with word": _V_HINT + "Yours adds the word asked about when neither dict has it; V is the dicts' words only.",
+    "own V": "V is the number of distinct words of both dicts together, the same V on both sides: "
+             "len(set(counts_a) | set(counts_b)). Yours gives each side its own, len(counts_a) in a's total and "
+             "len(counts_b) in b's.",
     "no alpha V": "add alpha * V to each total: each of the V words gets alpha extra, so the smoothed probabilities "
                   "(a_w + alpha) / (A + alpha * V) still sum to 1. Yours divides by A alone.",
     "alpha 1": "use the alpha you are given (here 0.5): yours gives the same result as alpha = 1 (a 1 written into "
@@ -540,7 +561,8 @@ def ch12_log_odds(log_odds: Callable[[dict[str, int], dict[str, int], str, float
     answer is one number (rel 1e-5, abs 1e-6: a float32 log is that good); the dicts must be left as they were. The
     hint names the mistake: no smoothing (an infinity, or a KeyError for a missing word), the counts' ratio without
     the totals, the sign flipped, log2 or log10, the ratio without the log, V from one dict, their lengths summed,
-    their intersection or with the word added, alpha left out of the totals, alpha taken as 1.
+    their intersection or with the word added, each dict's own V on its side, alpha left out of the totals, alpha
+    taken as 1.
     """
     ex = "12.5 (log_odds)"
     cases = _log_odds_cases()
