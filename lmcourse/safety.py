@@ -123,8 +123,9 @@ def insert(text: str, lines: dict[str, int], *, seed: int) -> str:
 
         planted = insert(train_text, {CANARY_PREFIX + secret: 10}, seed=0)
 
-    A line holding a line break, an empty line, a repeat count that is not a whole number >= 0, or a text
-    without a ``"\\n"`` (it has no line boundary to insert at) is an error.
+    A repeat count of 0 inserts nothing: a line planted 0 times is a control canary, a secret the model never saw,
+    whose exposure shows what chance alone gives. A line holding a line break, an empty line, a repeat count that
+    is not a whole number >= 0, or a text without a ``"\\n"`` (it has no line boundary to insert at) is an error.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, got {type(text).__name__}.")
@@ -178,9 +179,39 @@ def secret_index(secret: str, alphabet: str = string.ascii_lowercase) -> int:
     return index
 
 
+def _knows(tokenizer: Any, text: str) -> bool:
+    """Whether ``tokenizer`` encodes ``text`` without an unknown character (and decodes it back)."""
+    try:
+        ids = list(tokenizer.encode(text))
+    except (KeyError, ValueError):
+        return False
+    decode = getattr(tokenizer, "decode", None)
+    return decode is None or decode(ids) == text
+
+
 def _ids(tokenizer: Any, text: str, what: str) -> list[int]:
-    """``tokenizer.encode(text)``, checked to decode back to ``text`` (no ``<unk>`` standing in for a character)."""
-    ids = list(tokenizer.encode(text))
+    """``tokenizer.encode(text)``, checked to decode back to ``text`` (no ``<unk>`` standing in for a character).
+
+    ``what`` is ``"prefix"`` or ``"alphabet character"``: a character the tokenizer does not know is a ValueError
+    naming that argument and the character (not the tokenizer's own UnknownTokenError, whose remedies are about
+    refitting it)."""
+    from lmcourse.tokenize import UnknownTokenError
+
+    try:
+        ids = list(tokenizer.encode(text))
+    except UnknownTokenError as err:
+        vocab_size = getattr(tokenizer, "vocab_size", None)
+        fitted = ("" if vocab_size is None else
+                  f" (the {vocab_size - len(getattr(tokenizer, 'specials', ()))} characters it was fitted on)")
+        if what == "prefix":
+            where = f"prefix character {err.symbol!r} at position {err.position} of {text!r:.60}"
+            example = ", e.g. CANARY_PREFIX" if _knows(tokenizer, CANARY_PREFIX) else ""
+            remedy = f"use a prefix of characters it knows{example}"
+        else:
+            where = f"alphabet character {err.symbol!r}"
+            example = ", e.g. string.ascii_lowercase" if _knows(tokenizer, string.ascii_lowercase) else ""
+            remedy = f"use characters it knows{example}"
+        raise ValueError(f"{where} is not in the tokenizer's vocabulary{fitted}; {remedy}.") from None
     decode = getattr(tokenizer, "decode", None)
     if decode is not None and decode(ids) != text:
         raise ValueError(f"the tokenizer does not know every character of the {what} {text!r:.60} (it encodes "

@@ -90,6 +90,8 @@ def test_insert_keeps_every_line_in_order_and_adds_each_exactly_repeats_times() 
     assert len(positions) > 3  # spread out, not in one block
     no_end = safety.insert("a\nb", {"x": 2}, seed=0)  # the one boundary is after "a\n"
     assert no_end == "a\nx\nx\nb"
+    assert safety.insert(text, {"control": 0}, seed=1) == text  # a repeat count of 0 inserts nothing
+    assert "count of 0 inserts nothing" in " ".join((safety.insert.__doc__ or "").split())
 
 
 @pytest.mark.parametrize(("text", "lines", "error", "match"), [
@@ -165,13 +167,33 @@ def test_candidate_log_probs_refuses_a_canary_longer_than_the_context() -> None:
                                          r"length 4 need 17 positions, but the model reads at most 16"):
         safety.candidate_log_probs(model, tok, "ab" * 7, length=4, alphabet="abc")
     safety.candidate_log_probs(model, tok, "ab" * 7, length=3, alphabet="abc")  # 16 positions: fits
-    with pytest.raises(ValueError, match="character 'z' at position 2 of the input is not in the vocabulary"):
+    with pytest.raises(ValueError, match=r"^prefix character 'z' at position 2 of 'abz' is not in the tokenizer's "
+                                         r"vocabulary \(the 3 characters it was fitted on\); use a prefix of "
+                                         r"characters it knows\.$"):
         safety.candidate_log_probs(model, tok, "abz", length=2, alphabet="abc")
     with pytest.raises(ValueError, match="prefix must be a non-empty str"):
         safety.candidate_log_probs(model, tok, "", length=2, alphabet="abc")
     unk = tk.CharTokenizer(unk=True).fit("abc")  # "<unk>" standing in for "z" is refused too
     with pytest.raises(ValueError, match="does not know every character of the alphabet character 'z'"):
         safety.candidate_log_probs(_models(unk.vocab_size)["lstm"], unk, "ab", length=2, alphabet="az")
+
+
+def test_candidate_log_probs_names_the_argument_of_an_unknown_character() -> None:
+    """An alphabet or prefix character the tokenizer was not fitted on is a ValueError that names the argument and
+    the character, not the tokenizer's UnknownTokenError (whose remedies, refit it or unk=True, do not apply)."""
+    tok = tk.CharTokenizer().fit(safety.CANARY_PREFIX + string.ascii_lowercase)  # 4 specials, space and a-z
+    model = _models(tok.vocab_size)["lstm"]
+    with pytest.raises(ValueError, match=r"^alphabet character '0' is not in the tokenizer's vocabulary \(the 27 "
+                                         r"characters it was fitted on\); use characters it knows, e\.g\. "
+                                         r"string\.ascii_lowercase\.$") as caught:
+        safety.candidate_log_probs(model, tok, safety.CANARY_PREFIX, length=2, alphabet="0123456789")
+    assert not isinstance(caught.value, tk.UnknownTokenError)
+    with pytest.raises(ValueError, match=r"^prefix character 'P' at position 4 of 'the PIN is ' is not in the "
+                                         r"tokenizer's vocabulary \(the 27 characters it was fitted on\); use a "
+                                         r"prefix of characters it knows, e\.g\. CANARY_PREFIX\.$") as caught:
+        safety.candidate_log_probs(model, tok, "the PIN is ", length=2, alphabet="ab")
+    assert not isinstance(caught.value, tk.UnknownTokenError)
+    safety.candidate_log_probs(model, tok, safety.CANARY_PREFIX, length=2, alphabet="ab")  # known ones: fine
 
 
 # --------------------------------------------------------------------------- model cards
