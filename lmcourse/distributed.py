@@ -92,13 +92,29 @@ def _positive(value: object, name: str, example: str) -> float:
     return float(value)
 
 
-def _check_share(batch_size: int, world_size: int) -> None:
-    """Raise unless ``world_size`` processes can each take an equal share of ``batch_size`` rows."""
+def _or(values: list[int]) -> str:
+    """``[1, 2, 4]`` as ``"1, 2 or 4"``."""
+    shown = [str(v) for v in values]
+    return shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} or {shown[-1]}"
+
+
+def _check_share(batch_size: int, world_size: int, batch_name: str = "batch_size", world_name: str = "nproc") -> None:
+    """Raise unless ``world_size`` processes can each take an equal share of ``batch_size`` rows.
+
+    The message names the two settings as the caller takes them, ``batch_name`` and ``world_name`` (``batch_size``
+    and ``nproc`` for :func:`launch`; ``--batch-size`` and torchrun's ``--nproc_per_node`` for a worker), and gives
+    both remedies: a batch that is a multiple of the world size, or a world size that divides the batch."""
     if batch_size % world_size:
         lower = batch_size // world_size * world_size
-        examples = " or ".join(str(b) for b in (lower, lower + world_size) if b > 0)
+        multiples = [b for b in (lower, lower + world_size) if b > 0]
+        divisors = [d for d in range(1, batch_size + 1) if batch_size % d == 0]
+        some = f", one of its {len(divisors)}" if len(divisors) > 8 else ""
+        if some:  # the 8 nearest the world size asked for
+            divisors = sorted(sorted(divisors, key=lambda d: (abs(d - world_size), d))[:8])
         raise ValueError(f"a world size of {world_size} does not divide the batch of {batch_size}: each process "
-                         f"trains on an equal share; use a multiple of {world_size}, e.g. {examples}.")
+                         f"trains on an equal share; use {batch_name}={_or(multiples)} (a multiple of "
+                         f"{world_name}={world_size}), or {world_name}={_or(divisors)} (a divisor of "
+                         f"{batch_name}={batch_size}{some}).")
 
 
 def _resolve_backend(backend: object, nproc: int) -> str:
@@ -232,7 +248,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"lmcourse.distributed: --out {args.out} is in a folder that does not exist; create "
                  f"{Path(args.out).parent} first, or write to run.json here.")
     try:
-        _check_share(args.batch_size, world)  # before init_process_group: fail here, not in a hung collective
+        # before init_process_group: fail here, not in a hung collective; torchrun's --nproc_per_node sets the world
+        _check_share(args.batch_size, world, "--batch-size", "--nproc_per_node")
     except ValueError as err:
         sys.exit(f"lmcourse.distributed: {err}")
 

@@ -12,6 +12,7 @@ import contextlib
 import io
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -125,7 +126,10 @@ def test_the_worker_refuses_unequal_shares_before_joining(monkeypatch: pytest.Mo
     for name, value in {"RANK": "0", "WORLD_SIZE": "3", "LOCAL_RANK": "0", "MASTER_ADDR": "localhost",
                         "MASTER_PORT": "29500"}.items():
         monkeypatch.setenv(name, value)
-    with pytest.raises(SystemExit, match="a world size of 3 does not divide the batch of 32"):
+    with pytest.raises(SystemExit, match=r"^lmcourse\.distributed: a world size of 3 does not divide the batch of 32: "
+                                         r"each process trains on an equal share; use --batch-size=30 or 33 \(a "
+                                         r"multiple of --nproc_per_node=3\), or --nproc_per_node=1, 2, 4, 8, 16 or 32 "
+                                         r"\(a divisor of --batch-size=32\)\.$"):
         distributed.main(["--out", str(tmp_path / "x.json")])
     with pytest.raises(SystemExit, match="--out .* is in a folder that does not exist"):
         distributed.main(["--out", str(tmp_path / "no" / "x.json"), "--batch-size", "33"])
@@ -138,12 +142,18 @@ def test_the_worker_refuses_unequal_shares_before_joining(monkeypatch: pytest.Mo
 
 
 def test_a_batch_that_the_processes_cannot_share_equally() -> None:
-    expected = ("a world size of 3 does not divide the batch of 32: each process trains on an equal share; use a "
-                "multiple of 3, e.g. 30 or 33")
-    with pytest.raises(ValueError, match=expected):
+    expected = ("a world size of 3 does not divide the batch of 32: each process trains on an equal share; use "
+                "batch_size=30 or 33 (a multiple of nproc=3), or nproc=1, 2, 4, 8, 16 or 32 (a divisor of "
+                "batch_size=32).")
+    with pytest.raises(ValueError, match="^" + re.escape(expected) + "$"):
         launch(3)
-    with pytest.raises(ValueError, match="a world size of 4 does not divide the batch of 2: .* e.g. 4."):
+    with pytest.raises(ValueError, match=re.escape("use batch_size=4 (a multiple of nproc=4), or nproc=1 or 2 (a "
+                                                   "divisor of batch_size=2).")):
         launch(4, batch_size=2)
+    with pytest.raises(ValueError, match=re.escape("use batch_size=714 or 721 (a multiple of nproc=7), or nproc=2, "
+                                                   "3, 4, 5, 6, 8, 9 or 10 (a divisor of batch_size=720, one of its "
+                                                   "30).")):
+        launch(7, batch_size=720)
 
 
 @pytest.mark.parametrize(("kwargs", "error", "words"), [
