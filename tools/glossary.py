@@ -1,4 +1,4 @@
-"""The glossary's rules: which bold spans of a notebook are terms, how a span matches an entry, where a term is introduced.
+"""The glossary's rules: which bold spans of a notebook are terms, how a span matches an entry, where it is introduced.
 
 ``GLOSSARY.md`` lists every technical term of the course with its Chinese rendering, a one-line definition and the
 notebook that introduces it. ``tests/test_glossary.py`` holds it to the notebooks with the rules below, so a new term
@@ -57,15 +57,16 @@ _PUNCT = " \t\n.,;:!?\"'()[]*_`"
 
 @dataclass(frozen=True)
 class Bold:
-    """One bold span: its text as written, and where (notebook slug and cell index)."""
+    """One bold span: its text as written, and where (folder, notebook slug and cell index)."""
 
     text: str
+    folder: str
     slug: str
     cell: int
 
     @property
     def where(self) -> str:
-        return f"solutions/{self.slug}.ipynb, cell {self.cell}"
+        return f"{self.folder}/{self.slug}.ipynb, cell {self.cell}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _markdown_cells(path: Path, mtime_ns: int) -> tuple[tuple[int, str], ...]:  
 
 def bold_spans(folder: Path) -> list[Bold]:
     """Every bold span of every notebook in ``folder``, in reading order."""
-    return [Bold(" ".join(m.group(1).split()), slug, i)
+    return [Bold(" ".join(m.group(1).split()), folder.name, slug, i)
             for slug in reading_order(folder)
             for i, src in markdown_cells(folder / f"{slug}.ipynb")
             for m in _BOLD.finditer(src)]
