@@ -11,7 +11,8 @@ both store the outputs of one real clean run, (3) records in each notebook's
 metadata its run time and what its outputs depend on (``nbtools.fingerprint``),
 (4) checks the structure rules and the chapter's run-time budget (the course
 map's ``run_budget_s``), and (5) writes the measured run times into the
-README's learning path. A notebook that breaks a rule or its budget is not written.
+README's learning path and the run-time table of INSTRUCTORS.md (``tools/instructors.py``). A notebook
+that breaks a rule or its budget is not written.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import instructors
 import nbformat
 import nbtools
 
@@ -77,6 +79,12 @@ def update_readme(times: dict[str, float]) -> None:
     README.write_text(text, encoding="utf-8")
 
 
+def write_times(times: dict[str, float]) -> None:
+    """After a build: the measured run times into the README's learning path and the instructor guide's table."""
+    update_readme(times)
+    instructors.update(instructors.INSTRUCTORS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prefixes", nargs="*", help="chapter numbers or name prefixes, e.g. 00 01")
@@ -116,7 +124,7 @@ def main() -> None:
         (folder / name).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         times[Path(name).stem] = max(times.get(Path(name).stem, 0.0), seconds)
         print(f"{folder.name}/{name}: {seconds:.1f} s (budget {nbtools.budget(folder / name)} s)")
-    update_readme(times)
+    write_times(times)
 
 
 if __name__ == "__main__":
