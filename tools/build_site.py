@@ -277,8 +277,8 @@ class Builder:
             elif where.suffix == ".md":
                 self.markdown(target)
             elif where.suffix == ".ipynb":
-                raise SiteError(f"a page links to the notebook {target}, which is not in chapters/ or solutions/: "
-                                "the book publishes only the course's notebooks.")
+                raise SiteError(f"a page links to the notebook {target}, which has no page: the book publishes "
+                                "the notebooks of chapters/ and solutions/ only; link one of those instead.")
             else:
                 self.copy(target)
 
