@@ -89,6 +89,14 @@ def test_the_link_checker_and_the_build_catch_a_broken_link(tmp_path: Path) -> N
     assert wanted == ["LICENSE", "datasets/build", "datasets/README.md"]
 
 
+def test_a_doc_heading_answers_to_github_s_anchor_too(site: build_site.Site) -> None:
+    """A Markdown doc links its own headings the way GitHub names them (INSTRUCTORS.md: ``#run-times``)."""
+    assert build_site.github_slug("Run times (measured)") == "run-times-measured"
+    assert build_site.github_slug("Teaching with nbgrader") == "teaching-with-nbgrader"
+    page = (site.out / "INSTRUCTORS.html").read_text(encoding="utf-8")
+    assert 'id="run-times"' in page and 'href="#run-times"' in page
+
+
 def test_every_notebook_has_a_page_with_its_stored_outputs(site: build_site.Site) -> None:
     assert sorted(s for s in site.pages if s.endswith(".ipynb")) == sorted(NOTEBOOKS)
     for source in NOTEBOOKS:

@@ -61,6 +61,22 @@ class Site:
     listings: list[str] = field(default_factory=list)  # folder listing pages
 
 
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, spaces to hyphens
+    ("Run times (measured)" -> "run-times-measured"), so a doc's ``[...](#run-times)`` works in the book too."""
+    text = re.sub(r"<[^>]+>", "", html.unescape(heading)).strip().lower()
+    return re.sub(r"\s", "-", re.sub(r"[^\w\s-]", "", text))
+
+
+def github_ids(body: str) -> str:
+    """Give each heading of a converted Markdown doc GitHub's anchor as well as nbconvert's own id."""
+    def add(m: re.Match[str]) -> str:
+        slug = github_slug(m.group(3))
+        return f'{m.group(1)}<a id="{slug}"></a>{m.group(3)}' if slug and slug != m.group(2) else m.group(0)
+
+    return re.sub(r'(<h[1-6] id="([^"]*)">)(.*?)(?=<a class="anchor-link"|</h[1-6]>)', add, body)
+
+
 def page_of(source: str) -> str:
     """The site path of a source's page: ``chapters/06_lstm.ipynb`` -> ``chapters/06_lstm.html``."""
     return str(PurePosixPath(source).with_suffix(".html"))
@@ -241,7 +257,7 @@ class Builder:
         text = (self.root / source).read_text(encoding="utf-8")
         title = next((line[2:].strip() for line in text.splitlines() if line.startswith("# ")), source)
         page = page_of(source)
-        body = self.finish(source, markdown2html_mistune(text))
+        body = self.finish(source, github_ids(markdown2html_mistune(text)))
         self.write(page, doc_page(f"{title} ({source})", body, page, nav_bar(page)))
         self.site.pages[source] = page
 
