@@ -31,7 +31,7 @@ def _graded(nb: nbformat.NotebookNode) -> dict[str, dict]:
     return {c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"] for c in nb.cells if "nbgrader" in c.metadata}
 
 
-@pytest.mark.parametrize("stem", ["00_setup", "07_attention"])
+@pytest.mark.parametrize("stem", sorted(p.stem for p in nbtools.SOLUTIONS.glob("*.ipynb")))
 def test_source_notebook_marks_answers_checks_and_written_answers(stem: str) -> None:
     from nbgrader.nbgraderformat import MetadataValidator
 
@@ -105,7 +105,12 @@ def test_nbgrader_round_trip_gives_full_and_zero_marks(tmp_path: Path, nbgrader_
     from nbgrader.api import Gradebook
 
     course = tmp_path / "course"
-    assert nbgrader_course.write_course(course, [CHAPTER]) == [CHAPTER]
+    (course).mkdir()
+    (course / "nbgrader_config.py").write_text("c = get_config()\n", encoding="utf-8")
+    nbgrader_course.write_course(course, [CHAPTER])  # an instructor's own config is kept ...
+    assert (course / "nbgrader_config.py").read_text(encoding="utf-8") == "c = get_config()\n"
+    (course / "nbgrader_config.py").unlink()
+    assert nbgrader_course.write_course(course, [CHAPTER]) == [CHAPTER]  # ... and written where there is none
     api = nbgrader_api(course)
     assert os.environ["LMCOURSE_SCALE"] == "ci" and os.environ["LMCOURSE_THREADS"] == "1", "set by the course's config"
     _ok(api.generate_assignment(CHAPTER))

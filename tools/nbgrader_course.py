@@ -9,7 +9,8 @@ in ``source/<assignment>/``, the student version it generates in ``release/<assi
 students' work in ``submitted/<student>/<assignment>/``, the graded copies in
 ``autograded/<student>/<assignment>/``, and the scores in ``gradebook.db``. This script writes the
 first part: one assignment per solution notebook (named by its stem, e.g. ``00_setup``), plus an
-``nbgrader_config.py`` that grades the way the course's tests run the notebooks.
+``nbgrader_config.py`` that grades the way the course's tests run the notebooks (written only when
+the folder has none, so an instructor's own settings survive a rerun; the notebooks are rewritten).
 
 Each notebook is the solution notebook with nbgrader's cell metadata added:
 
@@ -126,7 +127,7 @@ def source_notebook(solution: nbformat.NotebookNode, name: str, points: int = 1,
 def write_course(course: Path, names: list[str] | None = None, points: int = 1, answer_points: int = 1,
                  course_id: str = "lmcourse") -> list[str]:
     """Write ``course/source/<stem>/<stem>.ipynb`` for each chosen solution notebook, and the course's
-    ``nbgrader_config.py``; return the assignment names. ``names`` are prefixes like ``"00"``."""
+    ``nbgrader_config.py`` if it has none; return the assignment names. ``names`` are prefixes like ``"00"``."""
     course = Path(course).expanduser().resolve()
     if course == nbtools.ROOT or nbtools.ROOT in course.parents:
         raise CourseError(f"course={str(course)!r} is inside the repository; nbgrader would write students' work "
@@ -143,10 +144,10 @@ def write_course(course: Path, names: list[str] | None = None, points: int = 1, 
         folder.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, folder / path.name)
         made.append(path.stem)
-    env = nbtools.kernel_env()
-    (course / "nbgrader_config.py").write_text(
-        CONFIG.format(course_id=course_id, stub=nbtools.STUB, md_stub=nbtools.MD_STUB,
-                      timeout=nbtools.CELL_TIMEOUT, env=env), encoding="utf-8")
+    config = course / "nbgrader_config.py"
+    if not config.exists():  # an instructor's own settings (students, late penalties...) are kept
+        config.write_text(CONFIG.format(course_id=course_id, stub=nbtools.STUB, md_stub=nbtools.MD_STUB,
+                                        timeout=nbtools.CELL_TIMEOUT, env=nbtools.kernel_env()), encoding="utf-8")
     return made
 
 
