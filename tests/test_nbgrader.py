@@ -105,7 +105,7 @@ def test_nbgrader_round_trip_gives_full_and_zero_marks(tmp_path: Path, nbgrader_
     from nbgrader.api import Gradebook
 
     course = tmp_path / "course"
-    (course).mkdir()
+    course.mkdir()
     (course / "nbgrader_config.py").write_text("c = get_config()\n", encoding="utf-8")
     nbgrader_course.write_course(course, [CHAPTER])  # an instructor's own config is kept ...
     assert (course / "nbgrader_config.py").read_text(encoding="utf-8") == "c = get_config()\n"
