@@ -49,6 +49,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lmcourse.batches import _whole
+
 if TYPE_CHECKING:  # torch is imported where it is used: `python -m lmcourse.distributed` checks its start first
     import torch
 
@@ -74,15 +76,6 @@ _START = ("python -m torch.distributed.run --standalone --nproc_per_node=2 -m lm
 
 
 # --------------------------------------------------------------------------- checking input
-
-
-def _whole(value: object, name: str, minimum: int) -> int:
-    """``value`` if it is a whole number >= ``minimum`` (not a bool); else an error naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number >= {minimum}, got {type(value).__name__} {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
 
 
 def _positive(value: object, name: str, example: str) -> float:

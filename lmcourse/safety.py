@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lmcourse.batches import _whole
+
 if TYPE_CHECKING:
     import torch
 
@@ -53,15 +55,6 @@ MAX_CANDIDATES = 2 ** 24
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _whole(value: object, name: str, minimum: int) -> int:
-    """``value`` if it is an int >= ``minimum`` (not a bool); else an error that names ``name``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number >= {minimum}, got {value!r} ({type(value).__name__}).")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return int(value)
 
 
 def _alphabet(alphabet: object) -> str:

@@ -160,7 +160,7 @@ def test_a_batch_that_the_processes_cannot_share_equally() -> None:
     ({"backend": "mpi"}, ValueError, "backend must be one of 'auto', 'gloo', 'nccl'.*got 'mpi'"),
     ({"backend": "NCCL"}, ValueError, "got 'NCCL'"),
     ({"steps": 1}, ValueError, "steps must be >= 2, got 1"),
-    ({"steps": 30.0}, TypeError, "steps must be a whole number >= 2, got float 30.0"),
+    ({"steps": 30.0}, TypeError, r"steps must be a whole number >= 2, got 30.0 \(float\)"),
     ({"threads": 0}, ValueError, "threads must be >= 1, got 0"),
     ({"lr": 0}, ValueError, "lr must be a number > 0, e.g. 3e-3, got 0"),
     ({"lr": "3e-3"}, ValueError, "lr must be a number > 0"),
