@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from lmcourse.ecosystem import gpt2_byte_to_char
 from lmcourse.tokenize import (
     BOS,
     EOS,
@@ -349,13 +350,6 @@ def test_naive_and_incremental_agree_on_random_texts(text: str, n: int) -> None:
 
 
 # --------------------------------------------------------------------------- Hugging Face tokenizers as reference
-
-
-def gpt2_byte_to_char() -> dict[int, str]:
-    """GPT-2's printable stand-in for each byte, as HF's ByteLevel uses (printable bytes map to themselves)."""
-    keep = [*range(ord("!"), ord("~") + 1), *range(0xA1, 0xAC + 1), *range(0xAE, 0xFF + 1)]
-    moved = [b for b in range(256) if b not in keep]
-    return {**{b: chr(b) for b in keep}, **{b: chr(256 + k) for k, b in enumerate(moved)}}
 
 
 def hf_merges(words: list[str] | str, vocab_size: int,
