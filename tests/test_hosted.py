@@ -185,7 +185,7 @@ def test_a_new_address_makes_everything_stale_and_one_run_mends_it(tmp_path: Pat
     assert nb.cells[0].source.count("Open In Colab") == 1 and "v2/gh/a-fork/course/HEAD" in nb.cells[0].source
     readme = (root / "README.md").read_text(encoding="utf-8")
     assert readme.count(hosted.SECTION_TITLE) == 1 and readme.count("Open In Colab") == 1
-    assert "`https://github.com/a-fork/course`" in readme
+    assert "`https://github.com/a-fork/course`, is taken on trust" in readme and "placeholder" not in readme
 
 
 def test_the_outputs_are_left_as_they_were(tmp_path: Path) -> None:

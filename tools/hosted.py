@@ -43,6 +43,8 @@ SECTION_BEFORE = "## The learning path"
 GITHUB = re.compile(r"https://github\.com/([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))/([A-Za-z0-9._-]{1,100})")
 NOTEBOOK = re.compile(r"\d\d_[a-z0-9_]+\.ipynb")
 LINE_LENGTH = 120  # ruff's, in pyproject.toml
+#: The address in pyproject.toml until the course is published; the README says so while it is this one.
+PLACEHOLDER = ("lmcourse", "lmcourse")
 
 
 class HostedError(ValueError):
@@ -140,9 +142,12 @@ def notebook_text(path: Path, owner: str, name: str) -> str:
 
 def section(owner: str, name: str) -> str:
     """The README's section on Colab and Binder: how they run the course, and what was and was not tested."""
+    address = f"The address, `https://github.com/{owner}/{name}`, "
+    address += ("is a placeholder until the course is published: until then the badges and the clone lead nowhere."
+                if (owner, name) == PLACEHOLDER else "is taken on trust: no test can reach it.")
     return f"""{SECTION_TITLE}
 
-Without installing anything: the badges above open chapter 00, and those in each notebook's header open that
+Without installing anything: the badges under the title open chapter 00, and those in each notebook's header open that
 chapter, on [Google Colab](https://colab.research.google.com) or on [Binder](https://mybinder.org). Binder builds
 this repository's `environment.yml` (that is, `requirements.txt`, the pinned versions) into a JupyterLab. Colab
 keeps its own Python and libraries: there the first code cell of every notebook clones the course into
@@ -161,11 +166,11 @@ What was tested, and what was not:
   (`test_on_colab_the_guard_installs_the_course_once`); every notebook's badges are well-formed and point at its own
   file in `chapters/`, which exists (`test_every_notebook_has_the_guard_and_its_own_badges`).
 - **Not tested**: nothing has been run on Colab or on Binder themselves; the machines this course is built and
-  tested on cannot reach them. The address, `https://github.com/{owner}/{name}`, is a placeholder until the course
-  is published: until then the badges and the clone lead nowhere. Colab's Python and torch are not the pinned 3.11
-  and 2.13.0, so its outputs may differ from the stored ones. Binder installs torch from PyPI, which on Linux is a
-  CUDA build of several GB: the first start after a change to the repository is slow (a long build) and may hit
-  Binder's limits; later starts reuse the image. The Colab badges name the branch `main`.
+  tested on cannot reach them. {address}
+  Colab's Python and torch are not the pinned 3.11 and 2.13.0, so its outputs may differ from the stored ones.
+  Binder installs torch from PyPI, which on Linux is a CUDA build of several GB: the first start after a change to
+  the repository is slow (a long build) and may hit Binder's limits; later starts reuse the image.
+  The Colab badges name the branch `main`.
 
 A fork sets its own address as `Repository` under `[project.urls]` in `pyproject.toml` and runs
 `python tools/hosted.py` (then `python tools/build_notebooks.py`): the badges, the set-up block and this section
