@@ -102,13 +102,16 @@ def test_the_plan_keeps_the_suite_under_its_budget() -> None:
 
 
 def good_notebook() -> nbformat.NotebookNode:
+    import hosted
+
     nb = nbformat.v4.new_notebook()
     nb.cells = [
         nbformat.v4.new_markdown_cell(
-            "# 99 · Demo\n**Learning objectives** ... **Prerequisites** ... reading and exercises 5 min, run time 1 s. "
-            "**Solutions** in solutions/."
+            "# 99 · Demo\n\n" + hosted.badges("lm", "course", "99_demo.ipynb") + "\n\n**Learning objectives** ... "
+            "**Prerequisites** ... reading and exercises 5 min, run time 1 s. **Solutions** in solutions/."
         ),
-        nbformat.v4.new_code_cell("import lmcourse\ndevice = lmcourse.setup()", execution_count=1),
+        nbformat.v4.new_code_cell(hosted.guard("lm", "course") + "\n\nimport lmcourse\ndevice = lmcourse.setup()",
+                                  execution_count=1),
         nbformat.v4.new_code_cell("def f(x):\n    # BEGIN SOLUTION\n    return x + 1\n    # END SOLUTION",
                                   execution_count=2),
         nbformat.v4.new_code_cell("check(f)", execution_count=3, metadata={"tags": ["check"]}),
@@ -154,6 +157,14 @@ def test_a_missing_header_field_or_setup_call_fails() -> None:
     nb.cells[1].source = "import numpy"
     found = " ".join(nbtools.problems(nb, "demo"))
     assert "'learning objectives'" in found and "'run time'" in found and "lmcourse.setup" in found
+    assert "no Colab and Binder badges" in found
+
+
+def test_a_first_code_cell_without_the_colab_set_up_fails() -> None:
+    nb = good_notebook()
+    nb.cells[1].source = "import lmcourse\ndevice = lmcourse.setup()"
+    assert nbtools.problems(nb, "demo") == [
+        "demo: the first code cell must begin with the Colab set-up (run python tools/hosted.py)"]
 
 
 def test_make_chapter_stubs_solutions_and_tags_checks() -> None:

@@ -17,7 +17,8 @@ In markdown cells, ``<!-- BEGIN SOLUTION -->`` ... ``<!-- END SOLUTION -->``
 becomes *"Your answer here."*.
 
 The same module holds the structure checks that ``tests/test_notebooks.py``
-applies to every notebook, so the builder and the tests cannot disagree.
+applies to every notebook, so the builder and the tests cannot disagree. (The Colab and
+Binder badges and the Colab set-up block they require are written by ``tools/hosted.py``.)
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hosted
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -295,9 +297,13 @@ def problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
         for field in HEADER_FIELDS:
             if field not in header:
                 found.append(f"{name}: the header cell does not mention '{field}'")
+        if hosted.BADGE_START not in cells[0].source:
+            found.append(f"{name}: the header has no Colab and Binder badges (run python tools/hosted.py)")
     code = [c for c in cells if c.cell_type == "code"]
     if not code or "import lmcourse" not in code[0].source or "lmcourse.setup(" not in code[0].source:
         found.append(f"{name}: the first code cell must `import lmcourse` and call `lmcourse.setup(...)`")
+    elif not code[0].source.startswith(hosted.GUARD_START):
+        found.append(f"{name}: the first code cell must begin with the Colab set-up (run python tools/hosted.py)")
     counts = [c.execution_count for c in code]
     if counts != list(range(1, len(code) + 1)):
         found.append(f"{name}: execution counts are {counts}, not 1..{len(code)} in order: "
