@@ -9,6 +9,11 @@ ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SETUP = "python -m pip install -r requirements.txt"
 TESTS = "python -m pytest"
+# The one other command of .ci/run and the workflow: Debian's Chromium, for tests/test_browser.py, when missing.
+CHROMIUM = ('command -v chromium >/dev/null || command -v chromium-browser >/dev/null || '
+            '{ sudo=$([ "$(id -u)" = 0 ] || echo sudo); $sudo apt-get update -qq && $sudo apt-get install -y -qq '
+            'chromium; } || echo "Chromium could not be installed (no apt-get, or not root and no sudo), so '
+            'tests/test_browser.py will skip"')
 
 
 def requirement_lines() -> list[str]:
@@ -45,15 +50,17 @@ def test_package_dependencies_are_in_the_requirements() -> None:
     assert declared and set(d.lower() for d in declared) <= pinned
 
 
-def test_readme_gives_the_two_commands_and_ci_runs_exactly_them() -> None:
+def test_readme_gives_the_two_commands_and_ci_runs_them() -> None:
+    """CI runs the README's set-up, then its tests; the one other command installs Chromium when it is missing."""
     assert SETUP in README and TESTS in README and "jupyter lab" in README
     assert "conda env create -f environment.yml" in README
     assert "--nbval-lax" in README
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
           if line.strip() and not line.startswith(("#", "set ", "cd "))]
-    assert ci == [SETUP, TESTS]
+    assert ci == [CHROMIUM, SETUP, TESTS], ci
     workflow = (ROOT / ".github" / "workflows" / "tests.yml").read_text()
-    assert f"run: {SETUP}" in workflow and f"run: {TESTS}" in workflow
+    runs = [line.strip().removeprefix("run: ") for line in workflow.splitlines() if line.strip().startswith("run: ")]
+    assert runs == [CHROMIUM, SETUP, TESTS], runs
 
 
 def test_readme_learning_path_lists_every_chapter() -> None:
