@@ -32,6 +32,7 @@ Modules (one per idea; heavy libraries are imported only where they are used):
 - ``lmcourse.sentiment`` a lexicon scorer (a simplified VADER on VADER's human-rated lexicon), and why it fails
 - ``lmcourse.checks``   exercise checkers that say what was expected, what was got, and why
 - ``lmcourse.distributed`` data parallel training with torchrun and DDP (gloo on CPUs, NCCL on GPUs); ``launch(2)``
+- ``lmcourse.ecosystem`` the course's models in torch.nn's own layers and in Hugging Face's GPT-2; HF's BPE
 - ``lmcourse.course``   the chapter map (drawn in chapter 00, listed in the README)
 - ``lmcourse.workspace`` ``python -m lmcourse.workspace``: your own copy of the chapters, which the tests ignore
 """

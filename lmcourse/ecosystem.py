@@ -8,8 +8,8 @@ Hugging Face ``transformers``' GPT-2, weight for weight, and the course's BPE be
 - :func:`offline`: Hugging Face's libraries in offline mode and quiet (no progress bars), before they are imported.
 - :func:`gpt2_config`, :func:`gpt2_state_dict` and :func:`to_gpt2`: a ``TransformerLM`` as a
   ``transformers.GPT2LMHeadModel``. :data:`GPT2_NAMES` is the mapping, one row per tensor: GPT-2's ``Conv1D``
-  layers store their weight as (in, out), the transpose of ``nn.Linear``'s (out, in), so four of the six matrices
-  of a block are transposed on the way; everything else copies as it is.
+  layers store their weight as (in, out), the transpose of ``nn.Linear``'s (out, in), so the four weight matrices
+  of each block are transposed on the way; the biases, LayerNorms and embeddings copy as they are.
 - :func:`hf_bpe` and :func:`hf_merges`: a byte-level BPE trained by Hugging Face ``tokenizers`` the way the course's
   ``BPETokenizer`` trains (GPT-2's pre-tokenisation, no prefix space), and its merges as byte strings, to set
   beside ``BPETokenizer.merges``; :func:`gpt2_byte_to_char` is the printable character GPT-2 spells each byte with.
@@ -219,6 +219,7 @@ def to_gpt2(model: TransformerLM) -> transformers.GPT2LMHeadModel:
     random initial value."""
     from transformers import GPT2LMHeadModel
 
+    model = _need_transformer(model, "to_gpt2")
     weights = gpt2_state_dict(model)
     hf = GPT2LMHeadModel(gpt2_config(model.config))
     like = model.tok_emb.weight
@@ -277,7 +278,9 @@ def keras_lstm(x: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> np.ndar
 
     Keras's layout: ``kernel`` (D, 4H) multiplies the input from the right (``x @ kernel``), ``recurrent_kernel``
     (H, 4H) the previous hidden state, and there is one ``bias`` (4H,); the four blocks of columns are the gates
-    i, f, c (the candidate, PyTorch's g) and o, in that order, as PyTorch's rows are. ``torch.nn.LSTM`` stores the
+    i, f, c (the candidate, PyTorch's g) and o, in that order, as PyTorch's rows are. The gates use the logistic
+    sigmoid, Keras's default since version 2.4 (before it, ``recurrent_activation="hard_sigmoid"``, a piecewise
+    linear stand-in that gives slightly different numbers). ``torch.nn.LSTM`` stores the
     transposes (``weight_ih`` (4H, D)) and two biases that are added, so a Keras layer's weights go into one as
     ``weight_ih = kernel.T``, ``weight_hh = recurrent_kernel.T``, ``bias_ih = bias``, ``bias_hh = 0``.
     """
@@ -285,6 +288,9 @@ def keras_lstm(x: Any, kernel: Any, recurrent_kernel: Any, bias: Any) -> np.ndar
     if x.ndim != 3 or W.ndim != 2 or U.ndim != 2 or b.ndim != 1:
         raise ValueError(f"keras_lstm needs x (B, T, D), kernel (D, 4H), recurrent_kernel (H, 4H) and bias (4H,); "
                          f"got shapes {x.shape}, {W.shape}, {U.shape}, {b.shape}.")
+    if U.shape[1] != 4 * U.shape[0]:
+        raise ValueError(f"recurrent_kernel must be (H, 4H), got {U.shape}; is it transposed (torch's weight_hh is "
+                         f"(4H, H))?")
     H = U.shape[0]
     if W.shape != (x.shape[2], 4 * H) or U.shape != (H, 4 * H) or b.shape != (4 * H,):
         raise ValueError(f"with x of shape {x.shape} and recurrent_kernel of shape {U.shape} (H = {H}), kernel must "

@@ -79,7 +79,17 @@ class BothWays(KerasLike):
         self.lstm = nn.LSTM(embed_dim, units // 2, batch_first=True, bidirectional=True)
 
 
-class ReturnsPair(KerasLike):
+class ReturnsPair(KerasLike):  # nn.LSTM's (output, state) passed on
+    def forward(self, idx: torch.Tensor) -> Any:
+        return self.lstm(self.embed(idx))
+
+
+class WithSigmoid(KerasLike):
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(super().forward(idx))
+
+
+class LogitsAndLoss(KerasLike):  # the course's contract, (logits, loss), where torch.nn returns one tensor
     def forward(self, idx: torch.Tensor) -> Any:
         return super().forward(idx), None
 
@@ -108,11 +118,20 @@ def sequential(vocab_size: int, embed_dim: int, units: int) -> nn.Module:
     (TimeFirst, r"other sequences(.|\n)*batch_first=True"),
     (BothWays, r"no earlier ones(.|\n)*not bidirectional"),
     (ReturnsPair, r"returned a tuple(.|\n)*output, _ = self.lstm"),
-    (Halved, r"the number of parameters"),
+    (WithSigmoid, r"never negative(.|\n)*activation must go"),
+    (Halved, r"the number of parameters(.|\n)*embed: "),
+    (LogitsAndLoss, r"return only the logits"),
     (lambda V, E, H: "model", r"should be a torch.nn.Module"),
 ])
 def test_keras_model(answer: Any, why: str | None) -> None:
     expect(checks.ch13_keras_model, answer, why)
+
+
+def test_the_pass_message_explains_the_count(capsys: pytest.CaptureFixture[str]) -> None:
+    checks.ch13_keras_model(KerasLike)
+    assert "31878 parameters, Keras 31622: the difference, 4H = 256" in capsys.readouterr().out
+    checks.ch13_keras_model(OneBias)
+    assert "31622 parameters, Keras 31622: exactly Keras's" in capsys.readouterr().out
 
 
 def test_keras_param_count_is_what_keras_summary_reports() -> None:
@@ -154,6 +173,14 @@ def reshape_not_transpose(W: np.ndarray, U: np.ndarray, b: np.ndarray) -> nn.LST
     return lstm
 
 
+def reshaped(W: np.ndarray, U: np.ndarray, b: np.ndarray) -> nn.LSTM:
+    """Right everywhere except a reshape in place of the transpose: found where D = H too."""
+    lstm = from_keras(W, U, b)
+    with torch.no_grad():
+        lstm.weight_ih_l0.copy_(torch.from_numpy(W.reshape(-1, W.shape[0]).copy()))
+    return lstm
+
+
 def split_bias(W: np.ndarray, U: np.ndarray, b: np.ndarray) -> nn.LSTM:
     lstm = from_keras(W, U, b)
     with torch.no_grad():
@@ -180,6 +207,8 @@ def in_place(W: np.ndarray, U: np.ndarray, b: np.ndarray) -> nn.LSTM:
     (lambda W, U, b: from_keras(W, U, b, batch_first=False), r"batch_first=True"),
     (reshape_not_transpose, r"differ from Keras's"),
     (in_place, r"changed an input array"),
+    (lambda W, U, b: from_keras(W, U, b) if W.shape[0] != U.shape[0] else reshaped(W, U, b), r"reshape\(4H, D\)"),
+    (lambda W, U, b: LSTM(W.shape[0], U.shape[0]), r"lmcourse.models.LSTM(.|\n)*torch.nn.LSTM itself"),
     (lambda W, U, b: nn.RNN(W.shape[0], U.shape[0]), r"should return a torch.nn.LSTM"),
 ])
 def test_keras_lstm(answer: Any, why: str | None) -> None:
@@ -225,6 +254,24 @@ def swapped_ln(block: Any, i: int) -> dict[str, torch.Tensor]:
     return d
 
 
+def ln2_for_ln1(block: Any, i: int) -> dict[str, torch.Tensor]:
+    d = block_to_gpt2(block, i)
+    d[f"transformer.h.{i}.ln_1.weight"] = block.ln2.weight
+    return d
+
+
+def other_block(block: Any, i: int) -> dict[str, torch.Tensor]:
+    d = block_to_gpt2(block, i)
+    if i == 0:
+        OTHER["block"] = block
+    else:  # block 1 given block 0's attention: a variable left over from the previous call
+        d[f"transformer.h.{i}.attn.c_attn.weight"] = OTHER["block"].attn.in_proj_weight.T
+    return d
+
+
+OTHER: dict[str, Any] = {}
+
+
 @pytest.mark.parametrize(("answer", "why"), [
     (block_to_gpt2, None), (copies, None),
     (lambda b, i: block_to_gpt2(b, i, transpose=()), r"c_attn.weight'\](.|\n)*give its .T"),
@@ -232,7 +279,9 @@ def swapped_ln(block: Any, i: int) -> dict[str, torch.Tensor]:
      r"attn.c_proj.weight'\](.|\n)*square"),
     (lambda b, i: block_to_gpt2(b, 0), r"names are block 0's(.|\n)*block's number i"),
     (lambda b, i: {k: v for k, v in block_to_gpt2(b, i).items() if "ln_2" not in k}, r"missing \['ln_2.bias'"),
-    (swapped_ln, r"ln_1.weight'\](.|\n)*ln1.weight"),
+    (swapped_ln, r"ln_1.weight'\](.|\n)*yours holds block 0's ln1.bias \(a LayerNorm's weight and bias"),
+    (ln2_for_ln1, r"ln_1.weight'\](.|\n)*yours holds block 0's ln2.weight"),
+    (other_block, r"yours holds block 0's attn.in_proj_weight transposed: the tensor of another block"),
     (lambda b, i: list(block_to_gpt2(b, i).values()), r"should return a dict"),
 ])
 def test_block_to_gpt2(answer: Any, why: str | None) -> None:
@@ -255,6 +304,8 @@ def greedy(hf: Any, prompt: list[int], n: int, **kw: Any) -> list[int]:
     (lambda hf, p, n: hf.generate(torch.tensor([p]), max_new_tokens=n)[0].tolist(), r"prompt followed by"),
     (lambda hf, p, n: greedy(hf, p, n, max_length=n), r"max_length counts the prompt"),
     (lambda hf, p, n: greedy(hf, p, n, max_new_tokens=n, do_sample=True), r"do_sample=False"),
+    (lambda hf, p, n: greedy(hf, p, n, max_new_tokens=n, do_sample=False, num_beams=3), r"num_beams=1"),
+    (lambda hf, p, n: greedy(hf, p, n)[1:], r"first new token is missing"),
     (lambda hf, p, n: hf.generate(torch.tensor([p]), max_new_tokens=n), r"prompt followed by"),  # (1, P + n)
     (lambda hf, p, n: [float(t) for t in greedy(hf, p, n)], r"list of ints"),
 ])

@@ -63,10 +63,14 @@ def ch13_keras_model(make: Callable[[int, int, int], Any]) -> None:
         with torch.no_grad():
             out = call(ex, model, idx, hint=f"the model takes ids (B, T) = (3, 7); {_KERAS_MODEL}.")
         if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
+            first = tuple(out[0].shape)
+            hint = (f"return only the logits, not a {type(out).__name__}: torch.nn models return one tensor, and the "
+                    "loss is computed outside." if first == (3, 7, V) else
+                    "nn.LSTM returns (output, (h, c)): keep the output, output, _ = self.lstm(x), and give it to the "
+                    "Dense layer's nn.Linear.")
             fail(ex, f"{what}: model(idx) returned a {type(out).__name__}, not one tensor",
                  Description(f"logits of shape (3, 7, {V})"), Description(f"a {type(out).__name__} of {len(out)}"),
-                 "nn.LSTM returns (output, (h, c)): keep the output, output, _ = self.lstm(x), and give it to the "
-                 "Dense layer's nn.Linear.")
+                 hint)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 7, V):
             fail(ex, f"{what}: the output of model(idx) for idx of shape (3, 7)", Description(f"shape (3, 7, {V})"),
                  Description(f"shape {tuple(out.shape)}" if isinstance(out, torch.Tensor) else type(out).__name__),
@@ -78,6 +82,11 @@ def ch13_keras_model(make: Callable[[int, int, int], Any]) -> None:
                  "drop the softmax: nn.CrossEntropyLoss (and lmcourse's lm_loss) apply log-softmax themselves, so a "
                  "softmax in the model is applied twice in training; take torch.softmax(logits, -1) where you need "
                  "probabilities.")
+        if bool((out >= 0).all()):
+            fail(ex, f"{what}: the output is never negative, so it is not logits",
+                 Description("logits (any real numbers, some negative)"), Description("only values >= 0"),
+                 "the Dense layer's activation must go (sigmoid, relu or softmax alike): return self.dense(out), "
+                 "the scores before any activation.")
         changed = idx.clone()
         changed[0, 3] = (changed[0, 3] + 1) % V
         with torch.no_grad():
@@ -96,12 +105,16 @@ def ch13_keras_model(make: Callable[[int, int, int], Any]) -> None:
         n = sum(p.numel() for p in model.parameters())
         keras = keras_param_count(V, E, H)
         if n not in (keras, keras + 4 * H):
-            fail(ex, f"{what}: the number of parameters", Description(f"{keras + 4 * H} (Keras's {keras} + 4H = "
-                 f"{4 * H}: torch.nn.LSTM has two biases)"), n,
-                 f"{_KERAS_MODEL}. The Embedding has V x E, the LSTM 4 x (H x (E + H) + H) in Keras, the Dense "
-                 "layer H x V + V.")
+            layers = ", ".join(f"{name}: {sum(p.numel() for p in child.parameters())}"
+                               for name, child in model.named_children())
+            fail(ex, f"{what}: the number of parameters", Description(f"{keras + 4 * H} (Keras's {keras} plus 4H = "
+                 f"{4 * H}: torch.nn.LSTM has two biases)"), Description(f"{n} ({layers})"),
+                 f"{_KERAS_MODEL}. The Embedding has V x E = {V * E}, nn.LSTM 4H x (E + H) + 8H = "
+                 f"{4 * H * (E + H) + 8 * H}, the Linear layer H x V + V = {H * V + V}.")
+    why = (f"the difference, 4H = {4 * H}, is nn.LSTM's second bias" if n == keras + 4 * H else
+           "exactly Keras's: your LSTM has one bias")
     passed(ex, f"Embedding -> LSTM -> Linear gives logits; for V=70, E=32, H=64 it has {n} parameters, Keras "
-               f"{keras}: the difference, 4H = {4 * H}, is nn.LSTM's second bias")
+               f"{keras}: {why}")
 
 
 # --- 13.2 a Keras LSTM's weights in torch.nn.LSTM --------------------------------------------------------------
@@ -129,7 +142,7 @@ def ch13_keras_lstm(from_keras: Callable[[np.ndarray, np.ndarray, np.ndarray], A
     computes what Keras's LSTM layer with those weights computes.
 
     Keras's ``kernel`` is (D, 4H), ``recurrent_kernel`` (H, 4H), one ``bias`` (4H,), gates i, f, c, o; the arrays are
-    float32 numpy arrays, D = 5 and H = 3, then D = H = 4 (where a missing transpose keeps the shapes). The module's
+    float32 numpy arrays, D = 5 and H = 3, then D = H = 4. The module's
     output on x (2, 6, D) is compared with :func:`lmcourse.ecosystem.keras_lstm` (rtol 1e-4). The hint names the
     mistake: the weights not transposed, the bias in both of torch's biases, the gates reordered, batch_first left
     False, an input array changed.
@@ -147,8 +160,9 @@ def ch13_keras_lstm(from_keras: Callable[[np.ndarray, np.ndarray, np.ndarray], A
                  Description("an array changed in place"), "copy the weights (kernel.T.copy(), np.array(...)) rather "
                  "than writing into the arrays you were given.")
         if not isinstance(lstm, nn.LSTM):
-            fail(ex, f"{what} should return a torch.nn.LSTM", Description("torch.nn.LSTM"),
-                 Description(type(lstm).__name__), _FROM_KERAS)
+            kind = f"{type(lstm).__module__}.{type(lstm).__qualname__}"
+            fail(ex, f"{what} should return a torch.nn.LSTM", Description("torch.nn.LSTM"), Description(kind),
+                 f"the exercise asks for torch.nn.LSTM itself: {_FROM_KERAS}")
         shapes = (tuple(lstm.weight_ih_l0.shape), tuple(lstm.weight_hh_l0.shape))
         if shapes != ((4 * H, D), (4 * H, H)):
             hint = ("Keras's kernel is (D, 4H) and multiplies from the right (x @ kernel); torch's weight_ih is "
@@ -176,9 +190,9 @@ def ch13_keras_lstm(from_keras: Callable[[np.ndarray, np.ndarray, np.ndarray], A
         if bias_sum is not None and np.allclose(bias_sum, 2 * b, rtol=1e-5):
             hint = ("the bias is counted twice: torch adds bias_ih and bias_hh, so put Keras's bias in one and zeros "
                     "in the other.")
-        elif shapes[0] == shapes[1] and np.allclose(lstm.weight_ih_l0.detach().double().numpy(), W.astype(float)):
-            hint = ("weight_ih_l0 holds kernel as it is: with D = H the shapes agree, but torch multiplies "
-                    "weight_ih @ x, so it needs kernel.T (and recurrent_kernel.T).")
+        elif np.allclose(lstm.weight_ih_l0.detach().double().numpy(), W.reshape(4 * H, D).astype(float)):
+            hint = ("weight_ih_l0 holds kernel.reshape(4H, D) (or .view): that gives the right shape but mixes the "
+                    "numbers up; a transpose, kernel.T, swaps the axes.")
         else:
             swaps = (((0, 1, 3, 2), "i, f, o, c"), ((1, 0, 2, 3), "f, i, c, o"), ((0, 2, 1, 3), "i, c, f, o"))
             for order, name in swaps:
@@ -219,7 +233,8 @@ def ch13_block_to_gpt2(block_to_gpt2: Callable[[Any, int], Any]) -> None:
     tensor that equals the right one passes: a view, a copy, ``.T`` or ``.t()`` or ``.transpose(0, 1)``), then the
     logits of a ``GPT2LMHeadModel`` holding them beside the rest of the model against the course model's. The hint
     names the tensor and the mistake: a ``Conv1D`` weight not transposed (the square c_proj of the attention keeps
-    its shape), a vector transposed, a LayerNorm's weight and bias swapped, the wrong block's tensor.
+    its shape), or which of the model's tensors the answer holds instead (a LayerNorm's weight and bias swapped,
+    ln1 for ln2, another block's tensor).
     """
     from lmcourse.ecosystem import gpt2_state_dict, to_gpt2
 
@@ -241,10 +256,12 @@ def ch13_block_to_gpt2(block_to_gpt2: Callable[[Any, int], Any]) -> None:
             others = sorted({k.split(".")[2] for k in extra})
             fail(ex, f"block_to_gpt2(model.blocks[{i}], {i}): the names are block {', '.join(others)}'s",
                  Description(f"names starting {prefix!r}"), Description(f"names such as {extra[0]!r}"),
-                 "put the block's number i in each name: f'transformer.h.{{i}}.ln_1.weight', not a fixed number.")
+                 "put the block's number i in each name: f'transformer.h.{i}.ln_1.weight', not a fixed number.")
         if missing or extra:
             fail(ex, f"block_to_gpt2(model.blocks[{i}], {i}): the names", Description(f"the 12 names {prefix}..."),
-                 Description(f"missing {[k[len(prefix):] for k in missing]}, not GPT-2's {extra}"),
+                 Description("; ".join(part for part in (
+                     f"missing {[k[len(prefix):] for k in missing]}" if missing else "",
+                     f"extra names {extra}" if extra else "") if part)),
                  f"GPT-2 names block {i}'s tensors transformer.h.{i}.ln_1, attn.c_attn, attn.c_proj, ln_2, mlp.c_fc "
                  "and mlp.c_proj, each with .weight and .bias; print(hf.state_dict().keys()) lists them.")
         for name, right in want.items():
@@ -264,7 +281,7 @@ def ch13_block_to_gpt2(block_to_gpt2: Callable[[Any, int], Any]) -> None:
                 hint += (": Conv1D stores its weight as (in, out) and computes x @ weight, the transpose of "
                          "nn.Linear's (out, in): give its .T.")
             else:
-                hint += " (see the table above: which tensor, and whether it is transposed)."
+                hint += f"; {_whose(value, model, i)}"
             fail(ex, f"block_to_gpt2(model.blocks[{i}], {i})[{name!r}]", Description(
                 f"shape {tuple(right.shape)}, the values of {_ours_of(name)}"),
                 Description(f"shape {tuple(value.shape)}, other values"), hint)
@@ -279,6 +296,25 @@ def ch13_block_to_gpt2(block_to_gpt2: Callable[[Any, int], Any]) -> None:
              "each tensor matched on its own, so check that your dict does not share a tensor between names.")
     passed(ex, f"both blocks mapped by name and orientation; GPT-2's logits equal the course model's (largest "
                f"difference {diff:.1e})")
+
+
+def _whose(value: torch.Tensor, model: Any, i: int) -> str:
+    """What the learner's tensor for a GPT-2 name holds, in words: another of the course model's tensors (as it is or
+    transposed, in block ``i`` or another block), or none of them."""
+    for name, p in model.named_parameters():
+        p = p.detach()
+        for shown, candidate in (("", p), (" transposed", p.T if p.ndim == 2 else None)):
+            if candidate is not None and tuple(candidate.shape) == tuple(value.shape) and torch.equal(candidate,
+                                                                                                     value):
+                where = name if not name.startswith("blocks.") else (
+                    f"block {name.split('.')[1]}'s {name.split('.', 2)[2]}")
+                hint = f"yours holds {where}{shown}"
+                if name.startswith(f"blocks.{i}.ln") and name.endswith(("weight", "bias")):
+                    hint += " (a LayerNorm's weight and bias, or ln1 and ln2, swapped?)"
+                elif name.startswith("blocks.") and name.split(".")[1] != str(i):
+                    hint += ": the tensor of another block; use the block you were given"
+                return hint + "."
+    return "yours is none of the model's tensors (see the table above: which tensor, and whether it is transposed)."
 
 
 def _ours_of(name: str) -> str:
@@ -332,12 +368,16 @@ def ch13_greedy(hf_greedy: Callable[[Any, list[int], int], Any]) -> None:
             continue
         if got == prompt + expected:
             hint = "generate returns the prompt followed by the new tokens: keep out[0, len(prompt_ids):]."
+        elif got == expected[1:]:
+            hint = ("the first new token is missing: the new tokens start at out[0, len(prompt_ids)], so slice "
+                    "out[0, len(prompt_ids):].")
         elif got == expected[:n - len(prompt)] or got == prompt + expected[:n - len(prompt)] or len(got) < n:
             hint = ("max_length counts the prompt's tokens too (and max_length=n leaves n - len(prompt) new ones); "
                     "ask for max_new_tokens=n.")
         elif len(got) == n:
             hint = ("the tokens differ from greedy decoding's: pass do_sample=False (a model's generation_config may "
-                    "turn sampling on) and no temperature, top_k or top_p.")
+                    "turn sampling on), num_beams=1 (beam search keeps several candidates, so it is not greedy), and "
+                    "no temperature, top_k or top_p.")
         else:
             hint = "return exactly n new tokens: max_new_tokens=n, and drop the prompt."
         fail(ex, what, expected, got, hint)
