@@ -11,6 +11,8 @@ from collections import Counter, defaultdict
 import numpy as np
 import pytest
 import torch
+from test_checks_ch13 import KerasLike, block_to_gpt2, from_keras  # chapter 13's right answers, written there
+from test_checks_ch13 import greedy as hf_greedy
 
 from lmcourse import checks
 from lmcourse import tokenize as tk
@@ -1189,6 +1191,10 @@ RIGHT = {
     "ch12_exposure": lambda rank, n: math.log2(n) - math.log2(rank),
     "ch12_log_odds": log_odds,
     "ch12_newline_score": newline_score,
+    "ch13_keras_model": KerasLike,
+    "ch13_keras_lstm": from_keras,
+    "ch13_block_to_gpt2": block_to_gpt2,
+    "ch13_greedy": hf_greedy,
 }
 
 

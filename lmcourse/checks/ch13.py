@@ -236,8 +236,9 @@ def ch13_block_to_gpt2(block_to_gpt2: Callable[[Any, int], Any]) -> None:
     its shape), or which of the model's tensors the answer holds instead (a LayerNorm's weight and bias swapped,
     ln1 for ln2, another block's tensor).
     """
-    from lmcourse.ecosystem import gpt2_state_dict, to_gpt2
+    from lmcourse.ecosystem import gpt2_state_dict, offline, to_gpt2
 
+    offline()  # nothing here may reach the network, whatever the notebook did before
     ex = "13.3 (block_to_gpt2)"
     model = _small_transformer(3)
     reference = gpt2_state_dict(model)
@@ -344,10 +345,11 @@ def ch13_greedy(hf_greedy: Callable[[Any, list[int], int], Any]) -> None:
     (which counts the prompt) in place of ``max_new_tokens``, sampling (``do_sample=True``).
     """
     from lmcourse import checkpoints, data
-    from lmcourse.ecosystem import to_gpt2
+    from lmcourse.ecosystem import offline, to_gpt2
     from lmcourse.models import generate
     from lmcourse.tokenize import CharTokenizer
 
+    offline()
     ex = "13.4 (hf_greedy)"
     model = checkpoints.reference("transformer_shakespeare").eval()
     chars = CharTokenizer().fit(data.splits("shakespeare").train)
