@@ -12,7 +12,6 @@ from torch import nn
 from lmcourse import checks, ecosystem
 from lmcourse.models import LSTM
 
-pytest.importorskip("transformers")
 ecosystem.offline()
 
 

@@ -12,7 +12,6 @@ from lmcourse import checkpoints, ecosystem
 from lmcourse.models import RecurrentLM
 from lmcourse.transformer import TransformerConfig, TransformerLM
 
-pytest.importorskip("transformers")
 ecosystem.offline()
 
 
