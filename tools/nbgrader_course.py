@@ -40,7 +40,7 @@ import nbtools
 #: nbgrader's cell-metadata schema that this script writes (nbgrader 0.9's current one).
 SCHEMA_VERSION = 3
 CHECKER_CALL = re.compile(r"\bchecks\.(ch\d+\w*)\s*\(")
-FUNCTION = re.compile(r"^\s*def\s+(\w+)\s*\(", re.M)
+FUNCTION = re.compile(r"^(?:class|def)\s+(\w+)\b", re.M)  # the top-level class or function the learner writes
 
 CONFIG = '''"""nbgrader's configuration for this course, written by the course's tools/nbgrader_course.py.
 
