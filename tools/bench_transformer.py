@@ -38,6 +38,7 @@ from torch import nn
 
 from lmcourse import batches, data
 from lmcourse import tokenize as tk
+from lmcourse.ecosystem import TorchTransformerLM
 from lmcourse.train import cosine_schedule, evaluate, train
 from lmcourse.transformer import RECIPES, TransformerConfig, TransformerLM
 
@@ -45,27 +46,6 @@ from lmcourse.transformer import RECIPES, TransformerConfig, TransformerLM
 NANOGPT_CPU = ({"block_size": 64, "n_layer": 4, "n_head": 4, "n_embd": 128, "dropout": 0.0},
                {"steps": 2000, "batch_size": 12, "lr": 1e-3, "warmup": 100, "floor": 0.1, "clip": 1.0,
                 "betas": (0.9, 0.99), "weight_decay": 0.1})
-
-
-class TorchTransformerLM(nn.Module):
-    """The architecture of ``TransformerLM`` (pre-norm blocks, GELU MLP of width 4E, learned positions, tied
-    output layer) built from ``torch.nn`` built-ins, for the throughput comparison only."""
-
-    def __init__(self, config: TransformerConfig) -> None:
-        super().__init__()
-        E = config.n_embd
-        self.tok_emb = nn.Embedding(config.vocab_size, E)
-        self.pos_emb = nn.Parameter(torch.zeros(config.block_size, E))
-        layer = nn.TransformerEncoderLayer(E, config.n_head, 4 * E, dropout=config.dropout, activation="gelu",
-                                           batch_first=True, norm_first=True)
-        self.blocks = nn.TransformerEncoder(layer, config.n_layer, enable_nested_tensor=False)
-        self.ln_f = nn.LayerNorm(E)
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        T = idx.shape[1]
-        mask = nn.Transformer.generate_square_subsequent_mask(T, device=idx.device)
-        x = self.blocks(self.tok_emb(idx) + self.pos_emb[:T], mask=mask, is_causal=True)
-        return self.ln_f(x) @ self.tok_emb.weight.T
 
 
 def optimizer_for(model: nn.Module, fit: dict[str, Any]) -> torch.optim.Optimizer:
