@@ -9,14 +9,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from checker_cases import expect, stub
 
 from lmcourse import checks
 from lmcourse.attention import scaled_dot_product_attention
 from lmcourse.checks import ch07 as ch07_checks
-
-
-def stub(*args: object) -> None:
-    raise NotImplementedError
 
 
 def out_of(capsys: pytest.CaptureFixture[str]) -> str:
@@ -28,15 +25,6 @@ def out_of(capsys: pytest.CaptureFixture[str]) -> str:
 def test_a_stub_is_reported_as_still_open(name: str) -> None:
     with pytest.raises(NotImplementedError, match=r"exercise 07.\d \(\w+\): stub is still the stub"):
         getattr(checks, name)(stub)
-
-
-def expect(check: Any, wrong: Any, why: str | None) -> None:
-    """``why`` None: ``wrong`` is a right answer (a control); else the check fails with a message matching it."""
-    if why is None:
-        check(wrong)
-        return
-    with pytest.raises(checks.CheckFailed, match=why):
-        check(wrong)
 
 
 # --- 07.1 attention_row -------------------------------------------------------------------------------------------

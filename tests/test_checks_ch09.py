@@ -8,13 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from checker_cases import expect, stub
 
 from lmcourse import checks
 from lmcourse.train import cosine_schedule
-
-
-def stub(*args: object) -> None:
-    raise NotImplementedError
 
 
 def out_of(capsys: pytest.CaptureFixture[str]) -> str:
@@ -25,15 +22,6 @@ def out_of(capsys: pytest.CaptureFixture[str]) -> str:
 def test_a_stub_is_reported_as_still_open(name: str) -> None:
     with pytest.raises(NotImplementedError, match=r"exercise 09.\d \(\w+\): stub is still the stub"):
         getattr(checks, name)(stub)
-
-
-def expect(check: Any, answer: Any, why: str | None) -> None:
-    """``why`` None: ``answer`` is right (a control); else the check fails with a message matching it."""
-    if why is None:
-        check(answer)
-        return
-    with pytest.raises(checks.CheckFailed, match=why):
-        check(answer)
 
 
 def test_the_checkers_leave_the_random_state_alone() -> None:

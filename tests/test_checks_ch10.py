@@ -8,13 +8,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from checker_cases import expect, stub
 
 from lmcourse import checks
 from lmcourse.checks import ch10 as ch10_checks
-
-
-def stub(*args: object) -> None:
-    raise NotImplementedError
 
 
 def out_of(capsys: pytest.CaptureFixture[str]) -> str:
@@ -25,15 +22,6 @@ def out_of(capsys: pytest.CaptureFixture[str]) -> str:
 def test_a_stub_is_reported_as_still_open(name: str) -> None:
     with pytest.raises(NotImplementedError, match=r"exercise 10.\d \(\w+\): stub is still the stub"):
         getattr(checks, name)(stub)
-
-
-def expect(check: Any, wrong: Any, why: str | None) -> None:
-    """``why`` None: ``wrong`` is a right answer (a control); else the check fails with a message matching it."""
-    if why is None:
-        check(wrong)
-        return
-    with pytest.raises(checks.CheckFailed, match=why):
-        check(wrong)
 
 
 def test_the_checkers_leave_every_random_stream_alone() -> None:

@@ -10,13 +10,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from checker_cases import expect, stub
 
 from lmcourse import checks
 from lmcourse.checks import ch11 as ch11_checks
-
-
-def stub(*args: object) -> None:
-    raise NotImplementedError
 
 
 def out_of(capsys: pytest.CaptureFixture[str]) -> str:
@@ -28,15 +25,6 @@ def out_of(capsys: pytest.CaptureFixture[str]) -> str:
 def test_a_stub_is_reported_as_still_open(name: str) -> None:
     with pytest.raises(NotImplementedError, match=r"exercise 11.\d \(\w+\): stub is still the stub"):
         getattr(checks, name)(stub)
-
-
-def expect(check: Any, answer: Any, why: str | None) -> None:
-    """``why`` None: ``answer`` is right (a control); else the check fails with a message matching it."""
-    if why is None:
-        check(answer)
-        return
-    with pytest.raises(checks.CheckFailed, match=why):
-        check(answer)
 
 
 def test_the_checkers_leave_every_random_stream_alone() -> None:

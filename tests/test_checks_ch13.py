@@ -7,25 +7,13 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from checker_cases import expect, stub
 from torch import nn
 
 from lmcourse import checks, ecosystem
 from lmcourse.models import LSTM
 
 ecosystem.offline()
-
-
-def stub(*args: object) -> None:
-    raise NotImplementedError
-
-
-def expect(check: Any, answer: Any, why: str | None) -> None:
-    """``why`` None: ``answer`` is right (a control); else the check fails with a message matching it."""
-    if why is None:
-        check(answer)
-        return
-    with pytest.raises(checks.CheckFailed, match=why):
-        check(answer)
 
 
 @pytest.mark.parametrize("name", ["ch13_keras_model", "ch13_keras_lstm", "ch13_block_to_gpt2", "ch13_greedy"])
