@@ -295,6 +295,8 @@ def greedy(hf: Any, prompt: list[int], n: int, **kw: Any) -> list[int]:
     (lambda hf, p, n: greedy(hf, p, n)[1:], r"first new token is missing"),
     (lambda hf, p, n: hf.generate(torch.tensor([p]), max_new_tokens=n), r"prompt followed by"),  # (1, P + n)
     (lambda hf, p, n: [float(t) for t in greedy(hf, p, n)], r"list of ints"),
+    (lambda hf, p, n: [np.int64(t) for t in greedy(hf, p, n)], None),                      # numpy integers
+    (lambda hf, p, n: list(hf.generate(torch.tensor([p]), max_new_tokens=n)[0, len(p):]), None),  # 0-d tensors
 ])
 def test_greedy(answer: Any, why: str | None) -> None:
     torch.manual_seed(0)

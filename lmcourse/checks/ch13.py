@@ -16,6 +16,7 @@ transposed or transposed where they should not be, the bias counted twice, the p
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -362,6 +363,10 @@ def ch13_greedy(hf_greedy: Callable[[Any, list[int], int], Any]) -> None:
                    "max_new_tokens=n, do_sample=False) and keep the new tokens, out[0, len(prompt_ids):].tolist().")
         if isinstance(got, torch.Tensor):
             got = got.reshape(-1).tolist() if got.ndim == 1 or (got.ndim == 2 and got.shape[0] == 1) else got
+        if isinstance(got, (list, tuple)):  # numpy or 0-d torch integers count as ints
+            got = [int(t) if isinstance(t, numbers.Integral) and not isinstance(t, bool) else
+                   int(t.item()) if isinstance(t, torch.Tensor) and t.ndim == 0 and not t.is_floating_point() else t
+                   for t in got]
         if not isinstance(got, (list, tuple)) or not all(isinstance(t, int) for t in got):
             fail(ex, f"{what} should be a list of ints", expected, got, "out[0, len(prompt_ids):].tolist() turns "
                  "generate's (1, P + n) tensor into the new tokens as ints.")
