@@ -65,7 +65,7 @@ if TYPE_CHECKING:
 #: ``F.cross_entropy`` (and Hugging Face's). ``pad_sequences`` puts it in ``y`` at padded positions.
 IGNORE_INDEX: int = -100
 
-__all__ = ["IGNORE_INDEX", "pad_sequences", "sample_batch", "shuffled_batches", "windows"]
+__all__ = ["IGNORE_INDEX", "pad_sequences", "sample_batch", "scoring_windows", "shuffled_batches", "windows"]
 
 
 # --------------------------------------------------------------------------- checking input
@@ -216,6 +216,38 @@ def windows(ids: Sequence[int] | np.ndarray | torch.Tensor, context: int,
                          f"target after the last input), got {len(t)}; use a smaller context or more text.")
     w = t.unfold(0, context + 1, stride)  # (n, context + 1), a view: row k is ids[k*stride : k*stride + context + 1]
     return w[:, :-1], w[:, 1:]
+
+
+def scoring_windows(ids: Sequence[int] | np.ndarray | torch.Tensor, context: int,
+                    history: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windows for scoring running text: each target once, each (after the first few) with ``history`` ids before it.
+
+    Non-overlapping windows (:func:`windows`' default) score the first target of each window with no
+    context at all, the second with one id, and so on: a model that could read ``context`` ids is
+    judged, on average, as if it read half as many, and worse than a counting model, which looks back
+    across the cut. Here the windows overlap instead, every ``stride = context - history`` ids, and in
+    each window after the first only the last ``stride`` targets count: the earlier ones, already
+    scored, are set to :data:`IGNORE_INDEX` in ``y``, which the loss (and ``lmcourse.train.evaluate``)
+    leaves out. So every target is scored exactly once, and every target past the first window with
+    at least ``history`` ids of context (the "sliding window" perplexity of Hugging Face's guide to
+    perplexity of fixed-length models). The scored targets are ``ids[1 : 1 + n]``, with
+    ``n = (y != IGNORE_INDEX).sum()``, in order when ``y`` is flattened: the same targets a counting
+    model scores with ``log_probs(ids)[1 : 1 + n]``.
+
+    ``history`` defaults to ``context // 2``; ``history=0`` gives :func:`windows`' non-overlapping
+    windows. Returns ``x, y`` of shape ``(n_windows, context)``; ``y`` is a new tensor (``x`` a view,
+    as in :func:`windows`). The cost: ``context / stride`` times the work of non-overlapping windows.
+    """
+    context = _whole(context, "context", 1)
+    history = context // 2 if history is None else _whole(history, "history", 0)
+    if history >= context:
+        raise ValueError(f"history must be below the context (each window must score at least one new "
+                         f"target), got history={history} with context={context}; e.g. history={context // 2}.")
+    stride = context - history
+    x, y = windows(ids, context, stride)
+    y = y.clone()
+    y[1:, :history] = IGNORE_INDEX  # scored by the window before
+    return x, y
 
 
 # --------------------------------------------------------------------------- records

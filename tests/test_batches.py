@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lmcourse.batches import IGNORE_INDEX, pad_sequences, sample_batch, shuffled_batches, windows
+from lmcourse.batches import IGNORE_INDEX, pad_sequences, sample_batch, scoring_windows, shuffled_batches, windows
 
 # database=None: no .hypothesis/ folder is written into the repository.
 FAST = settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -56,6 +56,52 @@ def test_windows_stride_one_and_two():
     x, y = windows(ids, 2, stride=4)
     assert_same(x, T([[10, 11], [14, 15]]))
     assert_same(y, T([[11, 12], [15, 16]]))
+
+
+def test_scoring_windows_score_each_target_once_with_history():
+    x, y = scoring_windows(list(range(12)), 4)  # history 2: a window every 2 ids, its last 2 targets new
+    assert_same(x, T([[0, 1, 2, 3], [2, 3, 4, 5], [4, 5, 6, 7], [6, 7, 8, 9]]))
+    assert_same(y, T([[1, 2, 3, 4], [IG, IG, 5, 6], [IG, IG, 7, 8], [IG, IG, 9, 10]]))
+    x, y = scoring_windows(list(range(8)), 4, history=3)
+    assert_same(y, T([[1, 2, 3, 4], [IG, IG, IG, 5], [IG, IG, IG, 6], [IG, IG, IG, 7]]))
+    for history in (0, None):  # history 0 is windows' non-overlapping default
+        x0, y0 = scoring_windows(list(range(9)), 4, history=0) if history == 0 else windows(list(range(9)), 4)
+        assert_same(y0, T([[1, 2, 3, 4], [5, 6, 7, 8]]))
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(n=st.integers(2, 60), context=st.integers(1, 12), history=st.integers(0, 11))
+def test_scoring_windows_targets_are_a_prefix_and_history_holds(n, context, history):
+    ids = list(range(100, 100 + n))
+    if history >= context or n < context + 1:
+        with pytest.raises(ValueError):
+            scoring_windows(ids, context, history)
+        return
+    x, y = scoring_windows(ids, context, history)
+    kept = y[y != IG]
+    assert kept.tolist() == ids[1:1 + len(kept)]  # each target once, in order: what an n-gram scores
+    assert len(ids) - 1 - len(kept) < context - history  # fewer than one stride of targets left unscored
+    rows, cols = torch.nonzero(y != IG, as_tuple=True)
+    assert bool(((cols >= history) | (rows == 0)).all())  # after the first window, >= history ids before each
+
+
+def test_scoring_windows_with_evaluate_skip_the_ignored_targets():
+    from lmcourse.train import evaluate
+
+    class Fixed(torch.nn.Module):  # the logit of target j is j, so a target's loss depends on the target only
+        def forward(self, idx):
+            return torch.arange(20.0).expand(*idx.shape, 20)
+
+    x, y = scoring_windows(list(range(20)), 6)
+    expected = -torch.log_softmax(torch.arange(20.0), -1)[1:1 + int((y != IG).sum())].mean()  # float32 sums
+    assert abs(evaluate(Fixed(), x, y) - expected.item()) < 1e-5
+
+
+def test_scoring_windows_bad_history():
+    with pytest.raises(ValueError, match="history must be below the context"):
+        scoring_windows(list(range(10)), 4, history=4)
+    with pytest.raises((TypeError, ValueError), match="history"):
+        scoring_windows(list(range(10)), 4, history=-1)
 
 
 def test_windows_exactly_one_window():
