@@ -45,13 +45,15 @@ POSITIONS = ("learned", "sinusoidal")
 #: The course's recipes for Shakespeare's characters, per ``SCALE``: (TransformerConfig keywords without
 #: vocab_size, training settings). Chapter 08 trains the one of its scale; ``tools/train_reference.py`` trains
 #: the ``laptop`` one into the shipped checkpoint; ``tools/bench_transformer.py`` compares the ``ci`` one with
-#: nanoGPT's CPU recipe. ``warmup``: steps of linear warm-up before a cosine decay to 0.1 x ``lr``
-#: (``lmcourse.train.cosine_schedule``); the other training settings are ``lmcourse.train.train``'s.
+#: nanoGPT's CPU recipe. ``warmup``: steps of linear warm-up before a cosine decay to ``floor`` x ``lr``
+#: (``lmcourse.train.cosine_schedule``; ``floor`` 0.1 when not given); the other training settings are
+#: ``lmcourse.train.train``'s.
 RECIPES: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "ci": ({"block_size": 64, "n_layer": 2, "n_head": 4, "n_embd": 96},
            {"steps": 300, "batch_size": 16, "lr": 6e-3, "warmup": 30, "clip": 1.0}),
     "laptop": ({"block_size": 64, "n_layer": 3, "n_head": 4, "n_embd": 128},
-               {"steps": 2200, "batch_size": 64, "lr": 3e-3, "warmup": 100, "weight_decay": 0.1, "clip": 1.0}),
+               {"steps": 2100, "batch_size": 64, "lr": 6e-3, "warmup": 100, "floor": 0.02, "weight_decay": 0.1,
+                "clip": 1.0}),
     "gpu": ({"block_size": 64, "n_layer": 6, "n_head": 6, "n_embd": 384, "dropout": 0.2},
             {"steps": 5000, "batch_size": 64, "lr": 1e-3, "warmup": 200, "weight_decay": 0.1, "clip": 1.0}),
 }

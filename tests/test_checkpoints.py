@@ -183,7 +183,7 @@ def test_the_manifest_lists_the_references() -> None:
 def shakespeare_valid() -> tuple[torch.Tensor, torch.Tensor]:
     sh = data.splits("shakespeare")
     chars = tk.CharTokenizer().fit(sh.train)
-    return batches.windows(chars.encode(sh.valid), 64)
+    return batches.scoring_windows(chars.encode(sh.valid), 64)  # as chapter 08 scores them against the n-gram
 
 
 @pytest.mark.parametrize("name", SHAKESPEARE)
@@ -195,6 +195,7 @@ def test_reference_reproduces_its_validation_loss(name: str, shakespeare_valid: 
     model = checkpoints.reference(name)
     assert type(model).__name__ == entry["class"]
     assert checkpoints.load_info(file)["valid_loss_nats"] == entry["valid_loss_nats"]
+    assert entry["valid_scoring"].startswith("scoring_windows(64)")
     nats = evaluate(model, *shakespeare_valid)
     assert abs(nats - entry["valid_loss_nats"]) < 1e-4
     assert abs(entry["valid_bits_per_char"] - entry["valid_loss_nats"] / math.log(2)) < 1e-5

@@ -33,10 +33,14 @@ weights are bit for bit the shipped file's (so the curve is that model's), and k
 original wall time.
 
 ``torch.manual_seed(0)`` is set before each model is built, as the notebooks do. Each is scored on the
-validation split with ``lmcourse.train.evaluate``, saved to ``checkpoints/<name>.safetensors`` with
-``lmcourse.checkpoints.save``, and its entry in ``checkpoints/manifest.json`` (the command, seed, steps,
-wall time, threads, torch version, validation loss, sha256, size) is rewritten, keeping its hand-written
-``card`` (the model card's intended use and limitations); other entries are kept.
+validation split with ``lmcourse.train.evaluate``: the Shakespeare models on
+``batches.scoring_windows(valid, 64)`` (every target once, each past the first window with at least 32
+characters of context, as chapter 08 scores every model against the n-gram), ``transformer_english`` on
+non-overlapping windows of 64 (``valid_scoring`` in the entry says which). Each is saved to
+``checkpoints/<name>.safetensors`` with ``lmcourse.checkpoints.save``, and its entry in
+``checkpoints/manifest.json`` (the command, seed, steps, wall time, threads, torch version, validation loss,
+sha256, size) is rewritten, keeping its hand-written ``card`` (the model card's intended use and
+limitations); other entries are kept.
 Chapter 08 loads them with ``lmcourse.checkpoints.reference(name)``.
 """
 
@@ -64,7 +68,7 @@ from lmcourse.transformer import RECIPES as TRANSFORMER_RECIPES
 from lmcourse.transformer import TransformerConfig, TransformerLM
 
 SEED = 0
-CONTEXT = 64  # characters per training window, as in chapters 04 and 06; every model is scored on windows of 64
+CONTEXT = 64  # characters per training and scoring window, as in chapters 04, 06 and 08
 CURVE_POINTS = 20  # validation losses measured along each run
 #: name -> (class, constructor keywords without vocab_size, training keywords)
 RECIPES: dict[str, tuple[type[torch.nn.Module], dict[str, Any], dict[str, Any]]] = {
@@ -85,10 +89,10 @@ def _build(cls: type[torch.nn.Module], config: dict[str, Any]) -> torch.nn.Modul
 
 
 def _train_keywords(fit: dict[str, Any]) -> dict[str, Any]:
-    """``train``'s keyword arguments for a recipe: a ``warmup`` becomes a cosine schedule over the run."""
-    keywords = {k: v for k, v in fit.items() if k != "warmup"}
+    """``train``'s keyword arguments for a recipe: ``warmup`` and ``floor`` become a cosine schedule over the run."""
+    keywords = {k: v for k, v in fit.items() if k not in ("warmup", "floor")}
     if "warmup" in fit:
-        keywords["schedule"] = cosine_schedule(fit["steps"], warmup=fit["warmup"])
+        keywords["schedule"] = cosine_schedule(fit["steps"], warmup=fit["warmup"], floor=fit.get("floor", 0.1))
     return keywords
 
 
@@ -152,7 +156,13 @@ def main(argv: list[str] | None = None) -> None:
             tok, train_text, valid_text = chars, sh.train, sh.valid
             name, tokenizer = f"{short}_shakespeare", "CharTokenizer().fit(data.splits('shakespeare').train)"
         V = tok.vocab_size
-        x_valid, y_valid = batches.windows(tok.encode(valid_text), CONTEXT)
+        if short == "english":  # scored as chapter 11 scores it
+            x_valid, y_valid = batches.windows(tok.encode(valid_text), CONTEXT)
+            extra["valid_scoring"] = f"windows({CONTEXT}): non-overlapping windows, every target scored once"
+        else:  # scored as chapter 08 compares every model with the n-gram
+            x_valid, y_valid = batches.scoring_windows(tok.encode(valid_text), CONTEXT)
+            extra["valid_scoring"] = (f"scoring_windows({CONTEXT}): every target scored once, after the first "
+                                      f"window with at least {CONTEXT // 2} characters before it")
         config = {"vocab_size": V, **kwargs}
         context = config.get("block_size", CONTEXT)
         x, y = batches.windows(tok.encode(train_text), context, stride=1 if cls is TransformerLM else None)
