@@ -521,7 +521,10 @@ def model_card(name: str, *, metrics: dict[str, float] | None = None) -> str:
     if "train_loss_nats_last_100_steps" in entry:
         lines.append(f"| training loss, last 100 steps (nats per token) | {entry['train_loss_nats_last_100_steps']} |")
     lines += [f"| {key} (measured by the caller) | {value:.6g} |" for key, value in measured.items()]
-    windows = f", windows of {entry['windows']} characters" if "windows" in entry else ""
+    if "valid_scoring" in entry:  # how the validation text was cut into windows and scored
+        windows = f", scored on {entry['valid_scoring']}"
+    else:
+        windows = f", windows of {entry['windows']} characters" if "windows" in entry else ""
     lines += [
         "",
         f"Validation: the validation part of its training text, held out of training{windows}.",

@@ -210,7 +210,8 @@ def test_model_card_carries_the_recorded_facts(name: str) -> None:
         assert f"\n## {section}\n" in card
     for fact in (entry["valid_bits_per_char"], entry["valid_loss_nats"], entry["steps"], entry["seed"],
                  entry["wall_seconds"], entry["sha256"], entry["command"], entry["machine"], entry["torch"],
-                 entry["card"]["intended_use"], entry["card"]["out_of_scope"], *entry["card"]["limitations"]):
+                 entry["card"]["intended_use"], entry["card"]["out_of_scope"], *entry["card"]["limitations"],
+                 *[entry[k] for k in ("valid_scoring",) if k in entry]):  # how validation was scored
         assert str(fact) in card, fact
     assert "Public domain" in card  # the licence, from the datasheet
     assert "| test bits per char (measured by the caller) | 2.45679 |" in card
