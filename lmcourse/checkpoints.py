@@ -469,7 +469,8 @@ def save_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
         "python_rng": [version, list(internal), gauss_next],
         "history": {"train_loss": list(history.train_loss), "grad_norm": list(history.grad_norm),
                     "eval_steps": list(history.eval_steps), "valid_loss": list(history.valid_loss),
-                    "seconds": history.seconds, "stopped_at": history.stopped_at,
+                    # fixed width, so that the file's size does not depend on how long the run took
+                    "seconds": f"{history.seconds:016.6f}", "stopped_at": history.stopped_at,
                     "resumed_from": history.resumed_from},
         "extra": _json_value(extra, "extra"),
     }
@@ -701,7 +702,7 @@ def load_state(path: str | os.PathLike[str], model: torch.nn.Module, optimizer: 
     generator.set_state(tensors["rng.batches"])
     h = state["history"]
     history = History(train_loss=h["train_loss"], grad_norm=h["grad_norm"], eval_steps=h["eval_steps"],
-                      valid_loss=h["valid_loss"], seconds=h["seconds"], stopped_at=h["stopped_at"],
+                      valid_loss=h["valid_loss"], seconds=float(h["seconds"]), stopped_at=h["stopped_at"],
                       resumed_from=h.get("resumed_from"))  # absent from the files of earlier versions
     best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")} or None
     return TrainingState(step=int(header["__metadata__"]["step"]), generator=generator, history=history,

@@ -257,6 +257,21 @@ def _state_parts(seed: int = 0) -> tuple[torch.nn.Module, torch.optim.Optimizer,
     return model, optimizer, generator, history
 
 
+def test_a_training_states_size_does_not_depend_on_the_runs_wall_time(tmp_path: Path) -> None:
+    """Chapter 09 prints a damaged file's byte count: it must be the same whatever the run's seconds were."""
+    import dataclasses
+
+    model, optimizer, generator, history = _state_parts()
+    sizes = set()
+    for seconds in (0.5, 3.25, 123.456789123, 7.000000001):
+        path = tmp_path / f"run{seconds}.safetensors"
+        checkpoints.save_state(path, model, optimizer, step=2, generator=generator,
+                               history=dataclasses.replace(history, seconds=seconds))
+        sizes.add(path.stat().st_size)
+        assert abs(checkpoints.load_state(path, model, optimizer).history.seconds - seconds) < 1e-6
+    assert len(sizes) == 1, sizes
+
+
 def test_a_training_state_round_trips_everything(tmp_path: Path) -> None:
     import random
 
