@@ -48,7 +48,7 @@ LAB_SETTINGS = {
                                                                          "checkForUpdates": False},
 }
 PAGE_S = 90  # from the page requested to the kernel idle; about 10 s idle, 40 s with every core busy
-RUN_S = 300  # from "Run All Cells" to every cell run; about 10 s idle, but the full suite on 2 busy cores once took over 120 s
+RUN_S = 300  # "Run All Cells" to every cell run: about 10 s idle; once over 120 s under the full suite
 SCREEN_MAX_PX = 20_000  # the screenshot's height at most
 
 # The kernel is connected and idle: the status bar says so (the toolbar's indicator says idle before it connects).
