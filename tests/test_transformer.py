@@ -232,3 +232,23 @@ def test_train_follows_the_schedule_and_puts_the_rate_back() -> None:
     assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
     with pytest.raises(TypeError, match=r"schedule must be a function of the step"):
         train(m, x, x, steps=3, batch_size=4, lr=0.1, schedule=0.5, seed=0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("scale", ["ci", "laptop", "gpu"])
+def test_each_scales_recipe_trains_as_chapter_08_calls_it(scale: str) -> None:
+    """Every recipe, the ``gpu`` one included (run nowhere else on a CPU), builds its model and makes updates with
+    exactly the keywords chapter 08 passes to ``train``, here for 3 steps on random ids."""
+    from lmcourse.transformer import RECIPES
+
+    arch, fit = RECIPES[scale]
+    assert set(fit) <= {"steps", "batch_size", "lr", "warmup", "floor", "weight_decay", "clip"}
+    assert 0 <= fit["warmup"] < fit["steps"]
+    config = TransformerConfig(vocab_size=70, **arch)
+    torch.manual_seed(0)
+    model = TransformerLM(config)
+    assert config.n_params() == sum(p.numel() for p in model.parameters())
+    ids = torch.randint(0, 70, (4, config.block_size + 1), generator=torch.Generator().manual_seed(0))
+    history = train(model, ids[:, :-1], ids[:, 1:], steps=3, batch_size=2, lr=fit["lr"],
+                    weight_decay=fit.get("weight_decay", 0.0), clip=fit["clip"],
+                    schedule=cosine_schedule(3, warmup=min(fit["warmup"], 2), floor=fit.get("floor", 0.1)), seed=0)
+    assert len(history.train_loss) == 3 and all(math.isfinite(v) for v in history.train_loss)
