@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 
 import bench_transformer as bench  # tools/ is on the path through pyproject.toml's `pythonpath`
+import pytest
 import torch
 
 from lmcourse import batches
@@ -36,19 +37,59 @@ def test_short_recipe_uses_nanogpts_betas_without_weight_decay() -> None:
     assert run.optimizer.param_groups[0]["lr"] == bench.SHORT[1]["lr"]
 
 
+def one_call(arch: dict, fit: dict, nanogpt: bool = False) -> TransformerLM:
+    """The recipe trained alone in one call of ``train``, from seed 0: as chapter 08 trains (``train``'s own AdamW),
+    or with nanoGPT's optimizer groups."""
+    torch.manual_seed(0)
+    model = TransformerLM(TransformerConfig(vocab_size=V, **arch))
+    x, y = batches.windows(TEXT, arch["block_size"], stride=1)
+    how = {"optimizer": bench.optimizer_for(model, fit)} if nanogpt else {"lr": fit["lr"]}
+    train(model, x, y, steps=fit["steps"], batch_size=fit["batch_size"], clip=fit["clip"],
+          schedule=cosine_schedule(fit["steps"], warmup=fit["warmup"], floor=0.1), seed=0, **how)
+    return model
+
+
+def assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (name, p), q in zip(a.named_parameters(), b.parameters(), strict=True):
+        assert torch.equal(p, q), name
+
+
 def test_a_run_in_chunks_makes_the_updates_of_one_call_of_train() -> None:
     """As chapter 08 trains (train's own AdamW, one call), bit for bit, with chunks that do not divide the steps."""
     run = bench.Run("chunks", ARCH, FIT, V, TEXT)
     while run.done < FIT["steps"]:
         run.advance(7)
     assert run.done == FIT["steps"] and run.wall > 0 and run.cpu > 0
-    torch.manual_seed(0)
-    model = TransformerLM(TransformerConfig(vocab_size=V, **ARCH))
-    x, y = batches.windows(TEXT, ARCH["block_size"], stride=1)
-    train(model, x, y, steps=FIT["steps"], batch_size=FIT["batch_size"], lr=FIT["lr"], clip=FIT["clip"],
-          schedule=cosine_schedule(FIT["steps"], warmup=FIT["warmup"], floor=0.1), seed=0)
-    for (name, p), q in zip(model.named_parameters(), run.model.parameters(), strict=True):
-        assert torch.equal(p, q), name
+    assert_same(one_call(ARCH, FIT), run.model)
+
+
+def test_runs_taking_turns_each_make_the_updates_of_running_alone() -> None:
+    """With dropout (global random draws) and with nanoGPT's optimizer groups, two runs in turns each end exactly
+    as one call of ``train`` would."""
+    arch = {**ARCH, "dropout": 0.2}
+    nano_fit = {**FIT, "betas": (0.9, 0.99), "weight_decay": 0.1}
+    nano, short = bench.Run("nano", arch, nano_fit, V, TEXT), bench.Run("short", arch, {**FIT, "steps": 17}, V, TEXT)
+    bench.take_turns([nano, short], turns=4)
+    assert_same(one_call(arch, nano_fit, nanogpt=True), nano.model)
+    assert_same(one_call(arch, {**FIT, "steps": 17}), short.model)
+
+
+@pytest.mark.parametrize("steps", [1, 19, 20, 21, 381])
+def test_take_turns_ends_each_run_at_its_steps(steps: int) -> None:
+    class Counter:
+        def __init__(self, steps: int) -> None:
+            self.fit, self.done, self.chunks = {"steps": steps}, 0, []
+
+        def advance(self, n: int) -> None:
+            assert n >= 0
+            self.chunks.append(n)
+            self.done += n
+
+    runs = [Counter(steps), Counter(2000)]
+    bench.take_turns(runs)  # type: ignore[arg-type]
+    assert [r.done for r in runs] == [steps, 2000]
+    assert runs[1].chunks == [100] * 20 and len(runs[0].chunks) == 20
+    assert max(runs[0].chunks) - min(runs[0].chunks) <= 1 + steps // 20  # spread evenly over the turns
 
 
 def test_a_run_learns_and_reports_its_loss() -> None:

@@ -13,9 +13,11 @@ Usage::
    exactly as chapter 08 trains it), and (c) the course's choices for a run of a few minutes
    (:data:`SHORT`: one block of width 192 with 3 heads, batch 48, learning rate 5e-3 with 50 warm-up steps and
    cosine decay to 2 % of it, nanoGPT's AdamW betas (0.9, 0.99), clipping, no weight decay) in the time of (a):
-   both recipes' steps are timed in turns (the fastest of 5 rounds of 20 steps each), and (c) gets as many steps
+   both recipes' steps are timed in turns (the fastest of 5 rounds of 20 steps each, after a round of warming
+   up), and (c) gets as many steps
    as fit into :data:`SPARE` of the time (a)'s 2,000 take, its schedule spanning them. (a) and (c) then train in
-   turns, a twentieth of each at a time (:class:`Run`), so that both meet the same changes in the machine's load.
+   turns, a twentieth of each at a time (:func:`take_turns`), so that both meet the same changes in the
+   machine's load.
    Prints, for each, the parameter count, the training wall time and CPU time and the validation loss (nats per
    character, all of the validation split, on ``batches.scoring_windows(valid, 64)`` as chapter 08 scores every
    model).
@@ -64,8 +66,8 @@ SHORT = ({"block_size": 64, "n_layer": 1, "n_head": 3, "n_embd": 192},
          {"batch_size": 48, "lr": 5e-3, "warmup": 50, "floor": 0.02, "clip": 1.0, "betas": (0.9, 0.99)})
 
 #: The share of nanoGPT's training time that the short recipe's steps are sized to: under all of it, as the steps
-#: are counted from timed rounds that a whole run need not match (on a shared 2-core machine a whole run's steps
-#: came out 8 % faster to 7 % slower than its rounds', against nanoGPT's).
+#: are counted from timed rounds that whole runs need not match (on a shared 2-core machine, the ratio of the two
+#: runs' step times, taking turns, came out 9 % below to 4 % above that of their timed rounds).
 SPARE = 0.9
 
 
@@ -81,9 +83,10 @@ def optimizer_for(model: nn.Module, fit: dict[str, Any]) -> torch.optim.Optimize
 class Run:
     """One recipe's training from seed 0 through the course's loop, made a chunk of steps at a time, each timed.
 
-    Each chunk is one call of ``train`` with the same optimizer, the same batch generator and the schedule shifted
-    by the steps already made, so the chunks together make exactly the updates of a single call (a test checks it,
-    bit for bit). Taking turns chunk by chunk, two runs meet the same changes in the machine's load.
+    Each chunk is one call of ``train`` with the same optimizer, the same batch generator, the run's own global
+    random state (dropout's) and the schedule shifted by the steps already made, so the chunks together make
+    exactly the updates of a single call, even between another run's chunks (a test checks it, bit for bit).
+    Taking turns chunk by chunk (:func:`take_turns`), two runs meet the same changes in the machine's load.
     """
 
     def __init__(self, name: str, arch: dict[str, Any], fit: dict[str, Any], V: int, train_ids: torch.Tensor):
@@ -92,6 +95,7 @@ class Run:
         self.x, self.y = batches.windows(train_ids, self.config.block_size, stride=1)
         torch.manual_seed(0)
         self.model = TransformerLM(self.config)
+        self.rng = torch.get_rng_state()  # dropout draws from here: each run keeps its own, as if it ran alone
         # A recipe with betas is nanoGPT's kind, with its optimizer groups; the others get train's own AdamW, exactly
         # as chapter 08 trains (train(lr=..., weight_decay=...) builds AdamW(parameters, lr=..., weight_decay=...)).
         self.optimizer = (optimizer_for(self.model, fit) if "betas" in fit else
@@ -110,12 +114,14 @@ class Run:
         n, offset = min(n, self.fit["steps"] - self.done), self.done
         if n <= 0:
             return
+        torch.set_rng_state(self.rng)
         start, cpu = time.perf_counter(), time.process_time()
         train(self.model, self.x, self.y, steps=n, batch_size=self.fit["batch_size"], optimizer=self.optimizer,
               clip=self.fit.get("clip"), schedule=lambda step: self.schedule(offset + step), generator=self.generator,
               desc=f"{self.name}, steps {offset + 1}-{offset + n} of {self.fit['steps']}")
         self.wall, self.cpu = self.wall + time.perf_counter() - start, self.cpu + time.process_time() - cpu
         self.done += n
+        self.rng = torch.get_rng_state()
 
     def report(self, valid: tuple[torch.Tensor, torch.Tensor]) -> float:
         """Print the run's sizes, times and validation loss; return the loss (nats per character)."""
@@ -124,6 +130,14 @@ class Run:
               f"{self.fit['batch_size']:>3} x {self.config.block_size}  {self.wall:6.1f} s ({self.cpu:6.1f} s CPU)  "
               f"validation {loss:.4f} nats/char ({loss / math.log(2):.4f} bpc)", flush=True)
         return loss
+
+
+def take_turns(runs: list[Run], turns: int = 20) -> None:
+    """Train ``runs`` to their ends in turns: in turn k (0 .. turns - 1) each run makes its steps up to
+    ``(k + 1) / turns`` of its length, so all of them end together, each with exactly its steps."""
+    for k in range(turns):
+        for run in runs:
+            run.advance((k + 1) * run.fit["steps"] // turns - run.done)
 
 
 def seconds_per_step(recipes: list[tuple[dict[str, Any], dict[str, Any]]], V: int, train_ids: torch.Tensor,
@@ -200,14 +214,12 @@ def main() -> None:
         steps_a = NANOGPT_CPU[1]["steps"]
         steps_c = int(SPARE * steps_a * step_a / step_c)
         print(f"a training step takes {1000 * step_a:.0f} ms with nanoGPT's recipe, {1000 * step_c:.0f} ms with the "
-              f"short recipe (the fastest of 5 rounds of 20 steps, in turns): the short recipe gets {steps_c} steps, "
-              f"{SPARE:.0%} of the time of nanoGPT's {steps_a}", flush=True)
+              f"short recipe (the fastest of 5 rounds of 20 steps after a warm-up round, in turns): the short recipe "
+              f"gets {steps_c} steps, {SPARE:.0%} of the time of nanoGPT's {steps_a}", flush=True)
         nano = Run("nanoGPT CPU recipe", *NANOGPT_CPU, V, train_ids)
         short = Run(f"short recipe, {steps_c} steps", arch_c,
                     {**fit_c, "steps": steps_c, "warmup": min(fit_c["warmup"], steps_c // 10)}, V, train_ids)
-        while nano.done < steps_a or short.done < steps_c:  # in turns, a twentieth of each run at a time
-            nano.advance(steps_a // 20)
-            short.advance(-(-steps_c // 20))
+        take_turns([nano, short])
         course = Run(f"course recipe ({args.scale})", arch, fit, V, train_ids)
         course.advance(fit["steps"])
         loss_a = nano.report(valid)
