@@ -67,7 +67,7 @@ SHORT = ({"block_size": 64, "n_layer": 1, "n_head": 3, "n_embd": 192},
 
 #: The share of nanoGPT's training time that the short recipe's steps are sized to: under all of it, as the steps
 #: are counted from timed rounds that whole runs need not match (on a shared 2-core machine, the ratio of the two
-#: runs' step times, taking turns, came out 9 % below to 4 % above that of their timed rounds).
+#: runs' step times, taking turns, came out 8 % below to 4 % above that of their timed rounds).
 SPARE = 0.9
 
 
